@@ -1,0 +1,87 @@
+"""Run modes, data-root resolution and seeding."""
+
+import random
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import torch_book
+from torch_book import modes, paths
+
+
+def test_defaults_are_full_and_online(monkeypatch):
+    monkeypatch.delenv(modes.FAST_VAR, raising=False)
+    monkeypatch.delenv(modes.OFFLINE_VAR, raising=False)
+    assert modes.current() == modes.Modes(fast=False, offline=False)
+    assert modes.current().name == "full"
+
+
+@pytest.mark.parametrize("raw, expected", [("1", True), ("true", True), ("YES", True), ("0", False), ("", False)])
+def test_flags_parse(monkeypatch, raw, expected):
+    monkeypatch.setenv(modes.FAST_VAR, raw)
+    assert modes.is_fast() is expected
+
+
+def test_bad_flag_is_a_clear_error(monkeypatch):
+    monkeypatch.setenv(modes.OFFLINE_VAR, "maybe")
+    with pytest.raises(ValueError, match="TORCH_BOOK_OFFLINE"):
+        modes.is_offline()
+
+
+def test_mode_name(monkeypatch):
+    monkeypatch.setenv(modes.FAST_VAR, "1")
+    monkeypatch.setenv(modes.OFFLINE_VAR, "1")
+    assert modes.current().name == "fast+offline"
+
+
+def test_config_picks_by_mode(monkeypatch, capsys):
+    monkeypatch.setenv(modes.FAST_VAR, "1")
+    cfg = torch_book.setup(seed=1)
+    assert cfg.fast and cfg.epochs(full=10, fast=2) == 2 and cfg.pick(full=512, fast=16) == 16
+    banner = capsys.readouterr().out
+    assert "mode: fast" in banner and f"torch {torch.__version__}" in banner and str(cfg.data_root) in banner
+    monkeypatch.setenv(modes.FAST_VAR, "0")
+    cfg = torch_book.setup(seed=1, quiet=True)
+    assert not cfg.fast and cfg.epochs(full=10, fast=2) == 10
+
+
+def test_data_root_env_wins(monkeypatch, tmp_path):
+    monkeypatch.setenv(modes.DATA_VAR, str(tmp_path / "d"))
+    assert paths.data_root() == (tmp_path / "d").resolve()
+    assert (tmp_path / "d").is_dir()
+
+
+def test_data_root_is_repo_data_inside_repo(monkeypatch):
+    monkeypatch.delenv(modes.DATA_VAR, raising=False)
+    repo = Path(__file__).resolve().parents[1]
+    monkeypatch.chdir(repo / "tests")
+    assert paths.data_root() == repo / "data"
+
+
+def test_data_root_outside_repo(monkeypatch, tmp_path):
+    monkeypatch.delenv(modes.DATA_VAR, raising=False)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(paths, "_PACKAGE_DIR", tmp_path / "site-packages" / "torch_book")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    assert paths.data_root() == tmp_path / "cache" / "torch_book"
+    monkeypatch.setitem(sys.modules, "google.colab", object())
+    monkeypatch.setattr(paths.Path, "mkdir", lambda *a, **k: None)  # /content is not writable here
+    assert paths.data_root() == Path("/content/data")
+
+
+def test_seeding_is_deterministic():
+    def draw():
+        torch_book.seed_everything(7)
+        return random.random(), np.random.rand(), torch.rand(3)
+
+    a, b = draw(), draw()
+    assert a[0] == b[0] and a[1] == b[1] and torch.equal(a[2], b[2])
+    torch_book.seed_everything(8)
+    assert not torch.equal(torch.rand(3), a[2])
+
+
+def test_device_is_cpu_here_or_an_accelerator():
+    assert torch_book.pick_device().type in {"cpu", "cuda", "mps"}

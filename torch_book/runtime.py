@@ -1,0 +1,98 @@
+"""Notebook set-up: seeding, device choice, the one-line banner and the run configuration."""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from torch_book import modes as _modes
+from torch_book.paths import data_root
+
+T = TypeVar("T")
+
+
+def seed_everything(seed: int = 42, deterministic: bool = True) -> None:
+    """Seed python, NumPy and torch (all devices); optionally make cuDNN deterministic."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    os.environ["PYTHONHASHSEED"] = str(seed)
+    torch.backends.cudnn.deterministic = deterministic
+    torch.backends.cudnn.benchmark = not deterministic
+
+
+def pick_device() -> torch.device:
+    """CUDA, then Apple's MPS, then the CPU."""
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+@dataclass(frozen=True)
+class Config:
+    """What a notebook needs to know about the run: modes, device, data root, seed."""
+
+    modes: _modes.Modes
+    device: torch.device
+    data_root: Path
+    seed: int
+
+    @property
+    def fast(self) -> bool:
+        return self.modes.fast
+
+    @property
+    def offline(self) -> bool:
+        return self.modes.offline
+
+    def pick(self, full: T, fast: T) -> T:
+        """``full`` in full mode, ``fast`` in fast mode: sizes, epochs, subset lengths."""
+        return fast if self.fast else full
+
+    def epochs(self, full: int, fast: int = 1) -> int:
+        return self.pick(full, fast)
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    return device.type
+
+
+def banner(cfg: Config) -> str:
+    import torchvision
+
+    from torch_book import __version__
+
+    return (
+        f"torch_book {__version__} | mode: {cfg.modes.name} | device: {device_name(cfg.device)} | "
+        f"torch {torch.__version__}, torchvision {torchvision.__version__} | "
+        f"data: {cfg.data_root} | seed: {cfg.seed}"
+    )
+
+
+def setup(seed: int = 42, deterministic: bool = True, quiet: bool = False) -> Config:
+    """Seed everything, pick the device, print one banner line and return the run's Config."""
+    seed_everything(seed, deterministic)
+    cfg = Config(modes=_modes.current(), device=pick_device(), data_root=data_root(), seed=seed)
+    if not quiet:
+        print(banner(cfg))
+    return cfg
+
+
+def progress(iterable: Iterable[T], **kwargs) -> Iterable[T]:
+    """A tqdm progress bar that stays silent in fast mode (CI, nbval), so outputs stay small."""
+    kwargs.setdefault("disable", _modes.is_fast())
+    kwargs.setdefault("leave", False)
+    return tqdm(iterable, **kwargs)

@@ -1,0 +1,110 @@
+"""Small training helpers for later lessons (earlier lessons write the loop by hand first)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+import torch
+from torch import nn
+
+from torch_book.runtime import progress
+
+
+class History(dict):
+    """``{"train_loss": [...], "train_acc": [...], "val_loss": [...], "val_acc": [...]}``, one value per epoch."""
+
+    def __missing__(self, key):
+        self[key] = value = []
+        return value
+
+    def last(self, key: str) -> float:
+        return self[key][-1]
+
+
+def accuracy(logits: torch.Tensor, targets: torch.Tensor) -> float:
+    """Share of correct arg-max predictions."""
+    return (logits.argmax(dim=1) == targets).float().mean().item()
+
+
+def _to(batch, device):
+    x, y = batch
+    return x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+
+
+def train_epoch(model: nn.Module, loader: Iterable, loss_fn: Callable, optimizer: torch.optim.Optimizer,
+                device: torch.device, scheduler=None, desc: str = "train") -> tuple[float, float]:
+    """One pass over ``loader``; returns (mean loss, accuracy). Steps a per-batch ``scheduler`` if given."""
+    model.train()
+    total_loss = torch.zeros((), device=device)
+    correct = torch.zeros((), device=device, dtype=torch.long)
+    seen = 0
+    for batch in progress(loader, desc=desc):
+        x, y = _to(batch, device)
+        optimizer.zero_grad(set_to_none=True)
+        logits = model(x)
+        loss = loss_fn(logits, y)
+        loss.backward()
+        optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+        n = x.shape[0]
+        total_loss += loss.detach() * n  # accumulate on the device: no sync per batch
+        if y.dim() == 1:
+            correct += (logits.detach().argmax(1) == y).sum()
+        seen += n
+    return (total_loss / seen).item(), correct.item() / seen
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, loader: Iterable, loss_fn: Callable, device: torch.device) -> tuple[float, float]:
+    """(mean loss, accuracy) over ``loader`` in eval mode."""
+    model.eval()
+    total_loss = torch.zeros((), device=device)
+    correct = torch.zeros((), device=device, dtype=torch.long)
+    seen = 0
+    for batch in loader:
+        x, y = _to(batch, device)
+        logits = model(x)
+        total_loss += loss_fn(logits, y) * x.shape[0]
+        correct += (logits.argmax(1) == y).sum()
+        seen += x.shape[0]
+    return (total_loss / seen).item(), correct.item() / seen
+
+
+@torch.no_grad()
+def predict(model: nn.Module, loader: Iterable, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """All arg-max predictions and targets of ``loader`` (on the CPU)."""
+    model.eval()
+    preds, targets = [], []
+    for batch in loader:
+        x, y = _to(batch, device)
+        preds.append(model(x).argmax(1).cpu())
+        targets.append(y.cpu())
+    return torch.cat(preds), torch.cat(targets)
+
+
+def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable | None, loss_fn: Callable,
+        optimizer: torch.optim.Optimizer, epochs: int, device: torch.device, scheduler=None,
+        verbose: bool = True) -> History:
+    """Train for ``epochs``, evaluating after each; ``scheduler`` is stepped per batch."""
+    history = History()
+    for epoch in range(1, epochs + 1):
+        tl, ta = train_epoch(model, train_loader, loss_fn, optimizer, device, scheduler, desc=f"epoch {epoch}")
+        history["train_loss"].append(tl)
+        history["train_acc"].append(ta)
+        line = f"epoch {epoch:>3}/{epochs}: train loss {tl:.4f}, acc {ta:.3f}"
+        if val_loader is not None:
+            vl, va = evaluate(model, val_loader, loss_fn, device)
+            history["val_loss"].append(vl)
+            history["val_acc"].append(va)
+            line += f" | val loss {vl:.4f}, acc {va:.3f}"
+        if verbose:
+            print(line)
+    return history
+
+
+def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+__all__ = ["History", "accuracy", "train_epoch", "evaluate", "predict", "fit", "count_parameters"]
