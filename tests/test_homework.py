@@ -106,3 +106,14 @@ def test_student_copy_fails_only_in_task_cells(source):
             assert out.ename == "NotImplementedError", f"cell {cell.id!r} raised {out.ename}: {out.evalue}"
             failed_tasks.add(int(m[1]))
     assert failed_tasks == set(_tasks(nb)), "every unsolved task must fail with NotImplementedError"
+
+
+def test_export_has_the_course_and_no_solutions(tmp_path):
+    dest = tmp_path / "student-course"
+    homework.export(dest, REPO)
+    assert (dest / "torch_book" / "__init__.py").is_file() and (dest / "data" / "README.md").is_file()
+    assert not (dest / "tests").exists()
+    for source in SOURCES:
+        copy = dest / nbclean.published_path(source, REPO)
+        assert copy.is_file()
+        assert "### BEGIN SOLUTION" not in copy.read_text(encoding="utf-8")

@@ -2,11 +2,32 @@
 
 One import in every notebook: ``cfg = torch_book.setup()`` seeds everything, picks the device,
 prints the run mode and returns the run's :class:`~torch_book.runtime.Config`.
+
+Importing the package is cheap (torch is imported on first use of a name below), so its
+command-line tools (nbclean, homework, grade) start quickly.
 """
+
+from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
 
-from torch_book.modes import Modes, is_fast, is_offline  # noqa: E402
-from torch_book.runtime import Config, pick_device, progress, seed_everything, setup  # noqa: E402
+_LAZY = {
+    "Modes": "torch_book.modes", "is_fast": "torch_book.modes", "is_offline": "torch_book.modes",
+    "Config": "torch_book.runtime", "pick_device": "torch_book.runtime", "progress": "torch_book.runtime",
+    "seed_everything": "torch_book.runtime", "setup": "torch_book.runtime",
+}
+
+if TYPE_CHECKING:
+    from torch_book.modes import Modes, is_fast, is_offline
+    from torch_book.runtime import Config, pick_device, progress, seed_everything, setup
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'torch_book' has no attribute {name!r}")
+
 
 __all__ = ["Config", "Modes", "is_fast", "is_offline", "pick_device", "progress", "seed_everything", "setup"]

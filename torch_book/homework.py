@@ -9,6 +9,7 @@ Markers (nbgrader-compatible), allowed only in cells tagged ``solution`` (or ``c
     python -m torch_book.homework build [FOLDER …]     # write the student notebooks
     python -m torch_book.homework check                # exit 1 if a committed copy differs from a fresh build
     python -m torch_book.homework validate [FOLDER …]  # run a source (fast + offline) and prove its checks pass
+    python -m torch_book.homework export DEST          # the student-facing course, without solution sources
 """
 
 from __future__ import annotations
@@ -152,11 +153,51 @@ def validate(folders: list[str] | None = None, repo: Path | None = None) -> None
         print(f"ok: {source}")
 
 
+STUDENT_FACING = ("README.md", "LICENSE", "requirements.txt", "pyproject.toml", "torch_book", "data/README.md",
+                  *paths.LESSONS)
+
+
+def export(dest: Path, repo: Path | None = None) -> list[Path]:
+    """Copy the student-facing course (lessons, package, READMEs) to ``dest``: no tests, no solution sources."""
+    import shutil
+
+    repo = repo or paths.repo_root() or Path.cwd()
+    problems = check(repo)
+    if problems:
+        raise HomeworkFormatError("student copies are out of date:\n" + "\n".join(problems))
+    dest.mkdir(parents=True, exist_ok=True)
+    if any(dest.iterdir()):
+        raise FileExistsError(f"{dest} is not empty")
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints", "*.egg-info")
+    copied = []
+    for name in STUDENT_FACING:
+        src = repo / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name, ignore=ignore)
+        elif src.is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / name)
+        else:
+            continue
+        copied.append(dest / name)
+    leaked = [p for p in dest.rglob("*") if p.is_file() and "### BEGIN SOLUTION" in p.read_text(errors="ignore")
+              and p.suffix == ".ipynb"]
+    if leaked:
+        raise HomeworkFormatError(f"solution markers in the export: {leaked}")
+    return copied
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m torch_book.homework", description=__doc__.split("\n")[0])
-    parser.add_argument("command", choices=["build", "check", "validate"])
-    parser.add_argument("folders", nargs="*", help="lesson folders, e.g. 1_Basic (default: all)")
+    parser.add_argument("command", choices=["build", "check", "validate", "export"])
+    parser.add_argument("folders", nargs="*", help="lesson folders, e.g. 1_Basic (default: all); export: DEST")
     args = parser.parse_args(argv)
+    if args.command == "export":
+        if len(args.folders) != 1:
+            parser.error("export takes one argument: the destination folder")
+        for path in export(Path(args.folders[0])):
+            print(f"exported {path}")
+        return 0
     if args.command == "build":
         for path in build(args.folders or None):
             print(f"wrote {path}")

@@ -71,13 +71,17 @@ def device_name(device: torch.device) -> str:
 
 
 def banner(cfg: Config) -> str:
-    import torchvision
+    from importlib.metadata import PackageNotFoundError, version
 
     from torch_book import __version__
 
+    try:
+        tv = version("torchvision")
+    except PackageNotFoundError:
+        tv = "not installed"
     return (
         f"torch_book {__version__} | mode: {cfg.modes.name} | device: {device_name(cfg.device)} | "
-        f"torch {torch.__version__}, torchvision {torchvision.__version__} | "
+        f"torch {torch.__version__}, torchvision {tv} | "
         f"data: {cfg.data_root} | seed: {cfg.seed}"
     )
 
