@@ -134,3 +134,13 @@ def test_fast_mode_subsets_are_fixed_and_keep_classes(monkeypatch, offline):
     a, b = data.cifar10(train=True, fast_size=100), data.cifar10(train=True, fast_size=100)
     assert len(a) == 100 and a.indices == b.indices and a.classes == standins.CIFAR_CLASSES
     assert len(a.targets) == 100
+
+
+def test_offline_pretrained_weights_are_announced_not_faked(offline, capsys):
+    import torchvision.models as models
+
+    from torch_book.pretrained import load_pretrained
+
+    model, loaded = load_pretrained(models.resnet18, models.ResNet18_Weights.DEFAULT)
+    assert not loaded and isinstance(model, nn.Module)
+    assert "RANDOMLY INITIALISED" in capsys.readouterr().out

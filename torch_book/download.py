@@ -57,6 +57,8 @@ def verify(path: Path, spec: FileSpec) -> str | None:
         return "an HTML page, not the file (an error or login page saved as data)"
     if spec.sha256 and (got := file_digest(path, "sha256")) != spec.sha256:
         return f"sha256 {got}, expected {spec.sha256}"
+    if spec.sha256_prefix and not (got := file_digest(path, "sha256")).startswith(spec.sha256_prefix):
+        return f"sha256 {got}, expected one starting with {spec.sha256_prefix}"
     if spec.md5 and (got := file_digest(path, "md5")) != spec.md5:
         return f"md5 {got}, expected {spec.md5}"
     return None
@@ -67,6 +69,8 @@ def _expected(spec: FileSpec) -> str:
         return f"sha256 {spec.sha256}"
     if spec.md5:
         return f"md5 {spec.md5}"
+    if spec.sha256_prefix:
+        return f"sha256 starting with {spec.sha256_prefix}"
     return "no published checksum"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -9,7 +10,9 @@ import torch
 from torch import nn
 
 from torch_book import modes
+from torch_book.download import fetch
 from torch_book.paths import data_root
+from torch_book.registry import FileSpec
 
 
 class WeightsUnavailableError(RuntimeError):
@@ -27,6 +30,13 @@ def weights_path(weights) -> Path:
     return hub_dir() / "checkpoints" / Path(weights.url).name
 
 
+def weights_spec(weights) -> FileSpec:
+    """A downloader spec for torchvision weights: ``name-<sha256 prefix>.pth`` is checked against its prefix."""
+    name = Path(weights.url).name
+    m = re.search(r"-([0-9a-f]{8,})\.pth$", name)
+    return FileSpec(name, (weights.url,), sha256_prefix=m[1] if m else None)
+
+
 def load_pretrained(builder: Callable[..., nn.Module], weights, **kwargs) -> tuple[nn.Module, bool]:
     """``builder(weights=weights)`` with weights cached under the data root.
 
@@ -37,8 +47,10 @@ def load_pretrained(builder: Callable[..., nn.Module], weights, **kwargs) -> tup
     path = weights_path(weights)
     if path.is_file() or not modes.is_offline():
         try:
+            if not path.is_file():  # through the course's verified downloader; torchvision then reads the cache
+                fetch(weights_spec(weights), path)
             return builder(weights=weights, **kwargs), True
-        except (OSError, RuntimeError) as e:  # URLError is an OSError; a bad hash is a RuntimeError
+        except (OSError, RuntimeError) as e:  # DownloadError is a RuntimeError; URLError an OSError
             raise WeightsUnavailableError(
                 f"could not load {weights} ({type(e).__name__}: {e}).\n"
                 f"Download {weights.url}\n  and save it as {path}, or set {modes.OFFLINE_VAR}=1 to run "

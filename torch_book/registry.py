@@ -18,6 +18,7 @@ class FileSpec:
     sha256: str | None = None
     size: int | None = None  # bytes, when known exactly
     gdrive_id: str | None = None  # a Google Drive file, fetched with torchvision's helper
+    sha256_prefix: str | None = None  # torch.hub's convention: the hash prefix in the weight file's name
 
 
 @dataclass(frozen=True)
