@@ -18,3 +18,22 @@ os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 collect_ignore_glob = ["[1-9]_*/*_homework.ipynb", "data/*", "benchmarks/*"]
+
+
+_notebook_seconds: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report):
+    """Add up the time of each notebook's cells (nbval reports one test per cell)."""
+    path = report.nodeid.split("::", 1)[0]
+    if path.endswith(".ipynb"):
+        _notebook_seconds[path] = _notebook_seconds.get(path, 0.0) + report.duration
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not _notebook_seconds:
+        return
+    slowest = sorted(_notebook_seconds.items(), key=lambda kv: -kv[1])[:5]
+    terminalreporter.section("slowest notebooks (sum of cell times)")
+    for path, seconds in slowest:
+        terminalreporter.write_line(f"{seconds:7.1f} s  {path}")
