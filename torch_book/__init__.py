@@ -22,11 +22,17 @@ if TYPE_CHECKING:
     from torch_book.runtime import Config, pick_device, progress, seed_everything, setup
 
 
-def __getattr__(name: str):
-    if name in _LAZY:
-        import importlib
+_SUBMODULES = {"data", "download", "grade", "homework", "loaders", "modes", "nbclean", "paths", "plots",
+               "pretrained", "registry", "runtime", "standins", "train"}
 
+
+def __getattr__(name: str):
+    import importlib
+
+    if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
+    if name in _SUBMODULES:  # ``torch_book.data.mnist(...)`` works after a plain ``import torch_book``
+        return importlib.import_module(f"torch_book.{name}")
     raise AttributeError(f"module 'torch_book' has no attribute {name!r}")
 
 

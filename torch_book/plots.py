@@ -26,11 +26,18 @@ def plot_history(history: Mapping[str, Sequence[float]], title: str = "Обуч�
     return fig
 
 
+def denormalize(img: torch.Tensor, mean, std) -> torch.Tensor:
+    """Undo ``Normalize(mean, std)`` on a C×H×W (or N×C×H×W) tensor, for display."""
+    img = torch.as_tensor(img).detach().cpu().float()
+    shape = (-1, 1, 1) if img.dim() == 3 else (1, -1, 1, 1)
+    return img * torch.as_tensor(std).view(shape) + torch.as_tensor(mean).view(shape)
+
+
 def _to_hwc(img: torch.Tensor | np.ndarray, mean=None, std=None) -> np.ndarray:
     img = torch.as_tensor(img).detach().cpu().float()
     if img.dim() == 3 and img.shape[0] in (1, 3):
         if mean is not None and std is not None:
-            img = img * torch.as_tensor(std).view(-1, 1, 1) + torch.as_tensor(mean).view(-1, 1, 1)
+            img = denormalize(img, mean, std)
         img = img.permute(1, 2, 0)
     img = img.squeeze(-1) if img.dim() == 3 and img.shape[-1] == 1 else img
     return img.clamp(0, 1).numpy() if img.max() <= 1.0 + 1e-6 else (img / 255).clamp(0, 1).numpy()
