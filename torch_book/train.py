@@ -33,11 +33,13 @@ def _to(batch, device):
 
 def train_epoch(model: nn.Module, loader: Iterable, loss_fn: Callable, optimizer: torch.optim.Optimizer,
                 device: torch.device, scheduler=None, desc: str = "train") -> tuple[float, float]:
-    """One pass over ``loader``; returns (mean loss, accuracy). Steps a per-batch ``scheduler`` if given."""
+    """One pass over ``loader``; returns (mean loss, accuracy). Steps a per-batch ``scheduler`` if given.
+
+    Statistics are kept as detached tensors and reduced once at the end of the epoch, so the loop
+    adds no kernel launches and no host-device synchronisation per batch to a bare training loop.
+    """
     model.train()
-    total_loss = torch.zeros((), device=device)
-    correct = torch.zeros((), device=device, dtype=torch.long)
-    seen = 0
+    losses, sizes, logits_seen, targets_seen = [], [], [], []
     for batch in progress(loader, desc=desc):
         x, y = _to(batch, device)
         optimizer.zero_grad(set_to_none=True)
@@ -47,12 +49,19 @@ def train_epoch(model: nn.Module, loader: Iterable, loss_fn: Callable, optimizer
         optimizer.step()
         if scheduler is not None:
             scheduler.step()
-        n = x.shape[0]
-        total_loss += loss.detach() * n  # accumulate on the device: no sync per batch
-        if y.dim() == 1:
-            correct += (logits.detach().argmax(1) == y).sum()
-        seen += n
-    return (total_loss / seen).item(), correct.item() / seen
+        losses.append(loss.detach())
+        sizes.append(x.shape[0])
+        if y.dim() == 1 and logits.dim() == 2:  # classification: accuracy from the kept logits
+            logits_seen.append(logits.detach())
+            targets_seen.append(y)
+    if not losses:
+        raise ValueError("the loader yielded no batches")
+    weights = torch.tensor(sizes, device=losses[0].device, dtype=losses[0].dtype)
+    mean_loss = (torch.stack(losses) * weights).sum().item() / sum(sizes)
+    acc = float("nan")
+    if logits_seen:
+        acc = (torch.cat(logits_seen).argmax(1) == torch.cat(targets_seen)).float().mean().item()
+    return mean_loss, acc
 
 
 @torch.no_grad()

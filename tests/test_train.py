@@ -1,0 +1,38 @@
+"""The training helpers: they learn, and their statistics equal a hand computation."""
+
+import torch
+from torch import nn
+
+from torch_book import train
+
+
+def _blobs(n=256, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    y = torch.randint(0, 3, (n,), generator=g)
+    centres = torch.tensor([[0.0, 3.0], [3.0, 0.0], [-3.0, -3.0]])
+    return centres[y] + torch.randn(n, 2, generator=g), y
+
+
+def test_fit_learns_and_reports_per_epoch():
+    x, y = _blobs()
+    batches = [(x[i:i + 32], y[i:i + 32]) for i in range(0, len(y), 32)]
+    torch.manual_seed(0)
+    model = nn.Linear(2, 3)
+    history = train.fit(model, batches, batches, nn.CrossEntropyLoss(), torch.optim.SGD(model.parameters(), lr=0.1),
+                        epochs=5, device=torch.device("cpu"), verbose=False)
+    assert len(history["train_loss"]) == len(history["val_acc"]) == 5
+    assert history["train_loss"][-1] < history["train_loss"][0]
+    assert history.last("val_acc") > 0.9
+
+
+def test_epoch_statistics_match_a_hand_computation():
+    x, y = _blobs(100)
+    batches = [(x[i:i + 30], y[i:i + 30]) for i in range(0, 100, 30)]  # unequal last batch
+    model = nn.Linear(2, 3)
+    loss, acc = train.evaluate(model, batches, nn.CrossEntropyLoss(), torch.device("cpu"))
+    with torch.no_grad():
+        torch.testing.assert_close(loss, nn.functional.cross_entropy(model(x), y).item())
+        assert acc == (model(x).argmax(1) == y).float().mean().item()
+    preds, targets = train.predict(model, batches, torch.device("cpu"))
+    assert torch.equal(targets, y) and preds.shape == y.shape
+    assert train.count_parameters(model) == 9
