@@ -34,11 +34,12 @@ def test_hidden_tests_are_removed_and_answers_replaced():
     nb = _nb(
         ("code", "assert f(1) == 2\n### BEGIN HIDDEN TESTS\nassert f(2) == 3\n### END HIDDEN TESTS\nprint('ok')", ["check"]),
         ("markdown", "Потому что нелинейность.", ["solution"]),
-        ("markdown", "Ответ: ### BEGIN SOLUTION\n42\n### END SOLUTION", ["solution"]),
+        ("markdown", "Ответ:\n### BEGIN SOLUTION\n42\n### END SOLUTION", ["solution"]),
     )
     cells = homework.student_notebook(nb).cells
     assert cells[0].source == "assert f(1) == 2\nprint('ok')"
     assert cells[1].source == homework.ANSWER_PLACEHOLDER
+    assert cells[2].source == "Ответ:\n" + homework.ANSWER_PLACEHOLDER
 
 
 @pytest.mark.parametrize(
