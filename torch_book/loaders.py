@@ -68,6 +68,21 @@ def random_crop_flip(x: torch.Tensor, padding: int = 4, flip: bool = True,
     return out
 
 
+def _postprocess(device: torch.device, augment, normalize) -> Callable[[torch.Tensor], torch.Tensor]:
+    """Augment, then normalise, a float batch on ``device``: what both loader paths apply."""
+    mean = std = None
+    if normalize is not None:
+        mean = torch.tensor(normalize[0], device=device).view(1, -1, 1, 1)
+        std = torch.tensor(normalize[1], device=device).view(1, -1, 1, 1)
+
+    def apply(x: torch.Tensor) -> torch.Tensor:
+        if augment is not None:
+            x = augment(x)
+        return x if mean is None else (x - mean) / std
+
+    return apply
+
+
 class DeviceLoader:
     """Iterate over (images, targets) held on ``device``: float images in [0, 1], then ``augment``, then normalise."""
 
@@ -79,11 +94,8 @@ class DeviceLoader:
         self.images = images.to(self.device)
         self.targets = targets.to(self.device)
         self.batch_size, self.shuffle, self.drop_last = batch_size, shuffle, drop_last
-        self.augment, self.generator = augment, generator
-        self.mean = self.std = None
-        if normalize is not None:
-            self.mean = torch.tensor(normalize[0], device=self.device).view(1, -1, 1, 1)
-            self.std = torch.tensor(normalize[1], device=self.device).view(1, -1, 1, 1)
+        self.generator = generator
+        self.post = _postprocess(self.device, augment, normalize)
 
     def __len__(self) -> int:
         n = len(self.targets)
@@ -97,34 +109,22 @@ class DeviceLoader:
             idx = order[start:start + self.batch_size]
             x = self.images[idx]
             x = x.float().div_(255) if x.dtype == torch.uint8 else x.float()
-            if self.augment is not None:
-                x = self.augment(x)
-            if self.mean is not None:
-                x = (x - self.mean) / self.std
-            yield x, self.targets[idx]
+            yield self.post(x), self.targets[idx]
 
 
 class _OnDevice:
     """A DataLoader whose batches are moved to ``device`` and augmented/normalised there, like DeviceLoader's."""
 
     def __init__(self, loader: DataLoader, device, augment, normalize) -> None:
-        self.loader, self.device, self.augment = loader, torch.device(device), augment
-        self.mean = self.std = None
-        if normalize is not None:
-            self.mean = torch.tensor(normalize[0], device=self.device).view(1, -1, 1, 1)
-            self.std = torch.tensor(normalize[1], device=self.device).view(1, -1, 1, 1)
+        self.loader, self.device = loader, torch.device(device)
+        self.post = _postprocess(self.device, augment, normalize)
 
     def __len__(self) -> int:
         return len(self.loader)
 
     def __iter__(self) -> Iterator[Batch]:
         for x, y in self.loader:
-            x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
-            if self.augment is not None:
-                x = self.augment(x)
-            if self.mean is not None:
-                x = (x - self.mean) / self.std
-            yield x, y
+            yield self.post(x.to(self.device, non_blocking=True)), y.to(self.device, non_blocking=True)
 
 
 def make_loader(dataset: Dataset, batch_size: int, shuffle: bool, device: torch.device | str,
