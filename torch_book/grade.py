@@ -183,10 +183,9 @@ def graded_notebook(sub: nbformat.NotebookNode, ids: list[str | None], tmpl: Tem
             mine[cid] = cell
             anchor = cid
     nb = nbformat.v4.new_notebook(metadata=dict(tmpl.source.metadata))
-    k = 0
+    student_cells = {c.id: c for c in tmpl.student.cells}
 
     def add(cell, cid):
-        nonlocal k
         cell = nbformat.from_dict(dict(cell))
         cell["id"] = cid
         nb.cells.append(cell)
@@ -194,10 +193,10 @@ def graded_notebook(sub: nbformat.NotebookNode, ids: list[str | None], tmpl: Tem
     for j, cell in enumerate(added_after.get(None, [])):
         add(cell, f"student-added-0-{j}")
     for t in tmpl.source.cells:
-        if tmpl.is_solution(t.id) and t.id in mine:
-            add(mine[t.id], t.id)
-        else:
-            add(t if not tmpl.is_solution(t.id) else next(c for c in tmpl.student.cells if c.id == t.id), t.id)
+        if tmpl.is_solution(t.id):  # the student's version, or the handed-out one if it was deleted
+            add(mine.get(t.id, student_cells[t.id]), t.id)
+        else:  # locked: restored from the source (checks with their hidden tests)
+            add(t, t.id)
         for j, cell in enumerate(added_after.get(t.id, [])):
             add(cell, f"student-added-{t.id}-{j}")
     return nb
