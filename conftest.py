@@ -7,6 +7,12 @@ so nbval's kernels inherit it. Student homework copies are not run by nbval: the
 """
 
 import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from torch_book.modes import REPORT_VAR
 
 os.environ.setdefault("TORCH_BOOK_FAST", "1")
 os.environ.setdefault("TORCH_BOOK_OFFLINE", "1")
@@ -21,19 +27,87 @@ collect_ignore_glob = ["[1-9]_*/*_homework.ipynb", "data/*", "benchmarks/*"]
 
 
 _notebook_seconds: dict[str, float] = {}
+_notebook_status: dict[str, str] = {}
+_CRASH_SIGNS = ("Kernel dead", "Kernel died", "DeadKernel", "kernel died")
+READINESS_DIR = Path(__file__).resolve().parent / "runs" / "readiness"
+
+
+def _notebook_of(nodeid: str) -> str | None:
+    path = nodeid.split("::", 1)[0]
+    return path if path.endswith(".ipynb") else None
+
+
+def _notes_file(notebook: str) -> Path:
+    return READINESS_DIR / "notes" / (notebook.replace("/", "__") + ".jsonl")
+
+
+def pytest_sessionstart(session):
+    """Start the readiness report afresh (on the controller only: xdist workers share its folder)."""
+    if not hasattr(session.config, "workerinput"):
+        shutil.rmtree(READINESS_DIR / "notes", ignore_errors=True)
+        (READINESS_DIR / "notes").mkdir(parents=True, exist_ok=True)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """Point the notebook's kernel (started in the first cell's set-up) at its own notes file."""
+    notebook = _notebook_of(item.nodeid)
+    if notebook:
+        os.environ[REPORT_VAR] = str(_notes_file(notebook))
+    else:  # unit tests and nbclient runs record nothing into a notebook's notes
+        os.environ.pop(REPORT_VAR, None)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Mark a failed cell whose kernel is gone, so the notebook is reported as crashed, not failed."""
+    outcome = yield
+    rep = outcome.get_result()
+    kernel = getattr(getattr(item, "parent", None), "kernel", None)
+    if rep.failed and kernel is not None:
+        try:
+            alive = kernel.is_alive()
+        except Exception:  # a kernel manager that is already torn down
+            alive = False
+        if not alive:
+            rep.user_properties.append(("kernel", "dead"))
+        elif "Timeout of" in str(rep.longrepr):
+            rep.user_properties.append(("kernel", "timeout"))
 
 
 def pytest_runtest_logreport(report):
-    """Add up the time of each notebook's cells (nbval reports one test per cell)."""
-    path = report.nodeid.split("::", 1)[0]
-    if path.endswith(".ipynb"):
-        _notebook_seconds[path] = _notebook_seconds.get(path, 0.0) + report.duration
+    """Add up the time of each notebook's cells (nbval reports one test per cell) and keep its outcome."""
+    notebook = _notebook_of(report.nodeid)
+    if not notebook:
+        return
+    _notebook_seconds[notebook] = _notebook_seconds.get(notebook, 0.0) + report.duration
+    status = _notebook_status.setdefault(notebook, "passed")
+    if report.failed and status not in ("crashed", "timeout"):
+        kernel = dict(report.user_properties).get("kernel")
+        if kernel == "dead" or any(s in str(report.longrepr) for s in _CRASH_SIGNS):
+            _notebook_status[notebook] = "crashed"
+        else:
+            _notebook_status[notebook] = "timeout" if kernel == "timeout" else "failed"
 
 
 def pytest_terminal_summary(terminalreporter):
-    if not _notebook_seconds:
+    if not _notebook_seconds or hasattr(terminalreporter.config, "workerinput"):
         return
     slowest = sorted(_notebook_seconds.items(), key=lambda kv: -kv[1])[:5]
     terminalreporter.section("slowest notebooks (sum of cell times)")
     for path, seconds in slowest:
         terminalreporter.write_line(f"{seconds:7.1f} s  {path}")
+    # the semester-readiness report: every notebook, its data, device, time and metrics against targets
+    from torch_book import report
+
+    rows = []
+    for notebook, seconds in sorted(_notebook_seconds.items()):
+        notes, problems = report.read_notes(_notes_file(notebook))
+        row = report.build_row(notebook, _notebook_status.get(notebook, "not run"), seconds, notes)
+        row.problems += problems
+        rows.append(row)
+    path = report.save(rows, READINESS_DIR)
+    terminalreporter.section("semester readiness report")
+    for line in report.markdown(rows).splitlines():
+        terminalreporter.write_line(line)
+    terminalreporter.write_line(f"(written to {path} and {path.with_suffix('.json')})")

@@ -85,3 +85,24 @@ def test_seeding_is_deterministic():
 
 def test_device_is_cpu_here_or_an_accelerator():
     assert torch_book.pick_device().type in {"cpu", "cuda", "mps"}
+
+
+def test_seed_override_and_epoch_cap(monkeypatch, capsys):
+    monkeypatch.setenv(modes.FAST_VAR, "0")
+    monkeypatch.setenv(modes.SEED_VAR, "7")
+    monkeypatch.setenv(modes.MAX_EPOCHS_VAR, "3")
+    cfg = torch_book.setup(seed=42)
+    assert cfg.seed == 7 and "seed: 7" in capsys.readouterr().out
+    assert cfg.epochs(full=20, fast=1) == 3 and cfg.epochs(full=2) == 2 and not cfg.full_run
+    monkeypatch.delenv(modes.MAX_EPOCHS_VAR)
+    assert cfg.epochs(full=20) == 20 and cfg.full_run
+    monkeypatch.setenv(modes.FAST_VAR, "1")
+    assert torch_book.setup(quiet=True).epochs(full=20, fast=1) == 1
+
+
+@pytest.mark.parametrize("var, raw", [("TORCH_BOOK_SEED", "abc"), ("TORCH_BOOK_MAX_EPOCHS", "0"),
+                                      ("TORCH_BOOK_MAX_EPOCHS", "-2")])
+def test_bad_numbers_are_clear_errors(monkeypatch, var, raw):
+    monkeypatch.setenv(var, raw)
+    with pytest.raises(ValueError, match=var):
+        torch_book.setup(quiet=True)

@@ -2,6 +2,8 @@
 
 One import in every notebook: ``cfg = torch_book.setup()`` seeds everything, picks the device,
 prints the run mode and returns the run's :class:`~torch_book.runtime.Config`.
+``torch_book.record(name, value, target=…)`` records a metric against its full-mode target, and
+``torch_book.caption(text, dataset)`` marks a title or a printed metric «(синтетика)» on stand-in data.
 
 Importing the package is cheap (torch is imported on first use of a name below), so its
 command-line tools (nbclean, homework, grade) start quickly.
@@ -15,15 +17,17 @@ _LAZY = {
     "Modes": "torch_book.modes", "is_fast": "torch_book.modes", "is_offline": "torch_book.modes",
     "Config": "torch_book.runtime", "pick_device": "torch_book.runtime", "progress": "torch_book.runtime",
     "seed_everything": "torch_book.runtime", "setup": "torch_book.runtime",
+    "record": "torch_book.report", "caption": "torch_book.report",
 }
 
 if TYPE_CHECKING:
     from torch_book.modes import Modes, is_fast, is_offline
+    from torch_book.report import caption, record
     from torch_book.runtime import Config, pick_device, progress, seed_everything, setup
 
 
 _SUBMODULES = {"data", "download", "grade", "homework", "loaders", "modes", "nbclean", "paths", "plots",
-               "pretrained", "registry", "runtime", "standins", "train"}
+               "pretrained", "registry", "report", "runtime", "standins", "train"}
 
 
 def __getattr__(name: str):
@@ -36,4 +40,5 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'torch_book' has no attribute {name!r}")
 
 
-__all__ = ["Config", "Modes", "is_fast", "is_offline", "pick_device", "progress", "seed_everything", "setup"]
+__all__ = ["Config", "Modes", "caption", "is_fast", "is_offline", "pick_device", "progress", "record",
+           "seed_everything", "setup"]

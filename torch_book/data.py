@@ -81,14 +81,18 @@ def announce_standin(title: str, where: Path) -> None:
 def _prepare(name: str, ready: Callable[[Path], bool], fetch_fn: Callable[[Path], None],
              standin_fn: Callable[[Path], Path]) -> Path:
     """The root to hand to the torchvision class: the real cache, or (offline) the stand-in root."""
+    from torch_book import report
+
     info = registry.get(name)
     root = data_root()
     if ready(root):
+        report.note_data(name, standin=False, root=root)
         return root
     if modes.is_offline():
         sroot = standins.standin_root(root)
         standin_fn(sroot)
         announce_standin(info.title, sroot)
+        report.note_data(name, standin=True, root=sroot)
         return sroot
     try:
         fetch_fn(root)
@@ -101,6 +105,7 @@ def _prepare(name: str, ready: Callable[[Path], bool], fetch_fn: Callable[[Path]
         ) from e
     if not ready(root):
         raise DataUnavailableError(f"{info.title}: files were fetched but {root / info.subdir} is still incomplete")
+    report.note_data(name, standin=False, root=root)
     return root
 
 

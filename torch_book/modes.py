@@ -14,6 +14,9 @@ from dataclasses import dataclass
 FAST_VAR = "TORCH_BOOK_FAST"
 OFFLINE_VAR = "TORCH_BOOK_OFFLINE"
 DATA_VAR = "TORCH_BOOK_DATA"
+SEED_VAR = "TORCH_BOOK_SEED"  # overrides the notebook's seed (calibration runs over several seeds)
+MAX_EPOCHS_VAR = "TORCH_BOOK_MAX_EPOCHS"  # caps full-mode epochs (a documented, time-boxed schedule)
+REPORT_VAR = "TORCH_BOOK_REPORT_FILE"  # where record() appends its JSON lines (set by the test run)
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off"}
@@ -54,3 +57,29 @@ def is_fast() -> bool:
 
 def is_offline() -> bool:
     return current().offline
+
+
+def _int(name: str) -> int | None:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not a whole number") from None
+    if value < 0:
+        raise ValueError(f"{name}={raw!r} must not be negative")
+    return value
+
+
+def seed_override() -> int | None:
+    """``TORCH_BOOK_SEED`` when set: every notebook's ``setup()`` uses it instead of its own seed."""
+    return _int(SEED_VAR)
+
+
+def max_epochs() -> int | None:
+    """``TORCH_BOOK_MAX_EPOCHS`` when set (at least 1): full-mode schedules are cut to this many epochs."""
+    value = _int(MAX_EPOCHS_VAR)
+    if value == 0:
+        raise ValueError(f"{MAX_EPOCHS_VAR}=0: give at least 1, or unset it")
+    return value

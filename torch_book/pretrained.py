@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from torch_book import modes
+from torch_book import modes, report
 from torch_book.download import fetch
 from torch_book.paths import data_root
 from torch_book.registry import FileSpec
@@ -49,7 +49,9 @@ def load_pretrained(builder: Callable[..., nn.Module], weights, **kwargs) -> tup
         try:
             if not path.is_file():  # through the course's verified downloader; torchvision then reads the cache
                 fetch(weights_spec(weights), path)
-            return builder(weights=weights, **kwargs), True
+            model = builder(weights=weights, **kwargs)
+            report.note_weights(str(weights), loaded=True)
+            return model, True
         except (OSError, RuntimeError) as e:  # DownloadError is a RuntimeError; URLError an OSError
             raise WeightsUnavailableError(
                 f"could not load {weights} ({type(e).__name__}: {e}).\n"
@@ -61,4 +63,5 @@ def load_pretrained(builder: Callable[..., nn.Module], weights, **kwargs) -> tup
         f"{bar}\n!! OFFLINE MODE: pretrained weights {weights} are not cached at {path}.\n"
         f"!! The model is RANDOMLY INITIALISED: the code runs, but it is NOT pretrained.\n{bar}"
     )
+    report.note_weights(str(weights), loaded=False)
     return builder(weights=None, **kwargs), False

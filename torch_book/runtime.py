@@ -61,7 +61,16 @@ class Config:
         return fast if self.fast else full
 
     def epochs(self, full: int, fast: int = 1) -> int:
-        return self.pick(full, fast)
+        """Epochs of this run: ``fast`` in fast mode, else ``full`` cut to ``TORCH_BOOK_MAX_EPOCHS`` if set."""
+        if self.fast:
+            return fast
+        cap = _modes.max_epochs()
+        return full if cap is None else min(full, cap)
+
+    @property
+    def full_run(self) -> bool:
+        """Full mode with the full schedule (no epoch cap): the run that full-mode targets are measured on."""
+        return not self.fast and _modes.max_epochs() is None
 
 
 def device_name(device: torch.device) -> str:
@@ -79,17 +88,28 @@ def banner(cfg: Config) -> str:
         tv = version("torchvision")
     except PackageNotFoundError:
         tv = "not installed"
+    cap = _modes.max_epochs()
+    mode = cfg.modes.name + (f" (epochs ≤ {cap})" if cap is not None and not cfg.fast else "")
     return (
-        f"torch_book {__version__} | mode: {cfg.modes.name} | device: {device_name(cfg.device)} | "
+        f"torch_book {__version__} | mode: {mode} | device: {device_name(cfg.device)} | "
         f"torch {torch.__version__}, torchvision {tv} | "
         f"data: {cfg.data_root} | seed: {cfg.seed}"
     )
 
 
 def setup(seed: int = 42, deterministic: bool = True, quiet: bool = False) -> Config:
-    """Seed everything, pick the device, print one banner line and return the run's Config."""
+    """Seed everything, pick the device, print one banner line and return the run's Config.
+
+    ``TORCH_BOOK_SEED`` (when set) replaces ``seed``: the instructor's calibration runs use it.
+    """
+    from torch_book import report
+
+    override = _modes.seed_override()
+    seed = seed if override is None else override
     seed_everything(seed, deterministic)
     cfg = Config(modes=_modes.current(), device=pick_device(), data_root=data_root(), seed=seed)
+    report.emit("setup", mode=cfg.modes.name, device=device_name(cfg.device), seed=seed,
+                max_epochs=_modes.max_epochs(), torch=torch.__version__)
     if not quiet:
         print(banner(cfg))
     return cfg
