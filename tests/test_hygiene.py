@@ -61,3 +61,31 @@ def test_readme_badges_point_at_their_own_notebooks():
         assert (REPO / link.removeprefix(prefix)).is_file(), f"badge points at a missing notebook: {link}"
     for path in LESSON_NOTEBOOKS:
         assert paths.colab_url(_rel(path)) in readme, f"README lacks a badge for {_rel(path)}"
+
+
+FIGURE_RE = re.compile(r"https://raw\.githubusercontent\.com/[\w.-]+/[\w.-]+/[\w.-]+/(?P<path>[\w./-]+\.svg)")
+FIGURES = sorted(p for lesson in paths.LESSONS for p in (REPO / lesson).rglob("*.svg"))
+
+
+def _svg_width(path: Path) -> float:
+    import xml.etree.ElementTree as ET
+
+    root = ET.parse(path).getroot()
+    assert root.tag.endswith("svg"), f"{_rel(path)}: not an SVG document"
+    view_box = root.get("viewBox")
+    assert view_box, f"{_rel(path)}: no viewBox, so it cannot scale to the notebook's width"
+    width = root.get("width", view_box.split()[2])
+    return float(re.match(r"[\d.]+", width)[0])
+
+
+def test_figures_exist_are_referenced_and_fit_the_notebook():
+    referenced = set()
+    for path in NOTEBOOKS:
+        for cell in nbclean.read(path).cells:
+            for m in FIGURE_RE.finditer(cell.source):
+                assert m[0] == paths.raw_url(m["path"]), f"{_rel(path)}: {m[0]} is not from paths.raw_url"
+                assert (REPO / m["path"]).is_file(), f"{_rel(path)} shows a missing figure {m['path']}"
+                referenced.add(m["path"])
+    for fig in FIGURES:
+        assert _rel(fig) in referenced, f"{_rel(fig)} is not shown by any notebook"
+        assert _svg_width(fig) <= 1000, f"{_rel(fig)} is wider than a notebook (≤ 1000 px)"

@@ -7,7 +7,9 @@ in cell metadata and a fixed kernelspec/language_info at notebook level.
     python -m torch_book.nbclean            # normalise every course notebook in place
     python -m torch_book.nbclean --check    # exit 1 and list the notebooks that are not clean
 
-Colab badges and the setup cell's install URL are rewritten from ``torch_book.paths`` each time.
+Colab badges, the setup cell's install URL and the addresses of the lessons' SVG figures
+(``![…](https://raw.githubusercontent.com/OWNER/REPO/REF/<lesson>/figures/<name>.svg)``) are rewritten
+from ``torch_book.paths`` each time.
 """
 
 from __future__ import annotations
@@ -80,6 +82,7 @@ def read(path: Path) -> nbformat.NotebookNode:
 # ----------------------------------------------------------------------------- links
 
 _COLAB_RE = re.compile(r"https://colab\.research\.google\.com/github/[^)\s\"']+\.ipynb")
+_RAW_RE = re.compile(r"https://raw\.githubusercontent\.com/[\w.-]+/[\w.-]+/[\w.-]+/(?P<path>[\w./-]+\.svg)")
 _GIT_RE = re.compile(r"git\+https://github\.com/[\w.-]+/[\w.-]+?(?:@[\w./-]+)?(?=[\"'\s]|$)")
 
 
@@ -94,13 +97,14 @@ def published_path(path: Path, repo: Path) -> str:
 
 
 def fix_links(nb: nbformat.NotebookNode, notebook_path: str) -> nbformat.NotebookNode:
-    """Point every Colab badge at ``notebook_path`` and every install URL at ``paths.GITHUB_REPO``."""
+    """Point every Colab badge at ``notebook_path``, every install URL and figure address at ``paths.GITHUB_REPO``."""
     url = paths.colab_url(notebook_path)
     git = paths.pip_spec().split(" @ ", 1)[1]
     for cell in nb.cells:
         src = _source(cell)
         src = _COLAB_RE.sub(url, src)
         src = _GIT_RE.sub(git, src)
+        src = _RAW_RE.sub(lambda m: paths.raw_url(m["path"]), src)
         cell["source"] = src
     return nb
 

@@ -83,6 +83,11 @@ def colab_badge(notebook: str) -> str:
     )
 
 
+def raw_url(path: str) -> str:
+    """The address of a committed repository file (a lesson's SVG figure) that GitHub, Colab and Jupyter can all show."""
+    return f"https://raw.githubusercontent.com/{GITHUB_REPO}/{GITHUB_BRANCH}/{path}"
+
+
 def pip_spec() -> str:
     """What the Colab setup cell installs: this package with the lessons' extras, from GitHub."""
     return f"torch_book[lessons] @ git+https://github.com/{GITHUB_REPO}@{GITHUB_BRANCH}"
