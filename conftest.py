@@ -30,6 +30,11 @@ _notebook_seconds: dict[str, float] = {}
 _notebook_status: dict[str, str] = {}
 _CRASH_SIGNS = ("Kernel dead", "Kernel died", "DeadKernel", "kernel died")
 READINESS_DIR = Path(__file__).resolve().parent / "runs" / "readiness"
+# one notes folder per test run (xdist workers inherit it from the controller's environment), so two
+# runs in one checkout never mix or delete each other's notes
+if "PYTEST_XDIST_WORKER" not in os.environ:
+    os.environ["TORCH_BOOK_NOTES_DIR"] = str(READINESS_DIR / f"notes-{os.getpid()}")
+NOTES_DIR = Path(os.environ["TORCH_BOOK_NOTES_DIR"])
 
 
 def _notebook_of(nodeid: str) -> str | None:
@@ -38,14 +43,13 @@ def _notebook_of(nodeid: str) -> str | None:
 
 
 def _notes_file(notebook: str) -> Path:
-    return READINESS_DIR / "notes" / (notebook.replace("/", "__") + ".jsonl")
+    return NOTES_DIR / (notebook.replace("/", "__") + ".jsonl")
 
 
 def pytest_sessionstart(session):
-    """Start the readiness report afresh (on the controller only: xdist workers share its folder)."""
     if not hasattr(session.config, "workerinput"):
-        shutil.rmtree(READINESS_DIR / "notes", ignore_errors=True)
-        (READINESS_DIR / "notes").mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(NOTES_DIR, ignore_errors=True)
+        NOTES_DIR.mkdir(parents=True, exist_ok=True)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -111,3 +115,4 @@ def pytest_terminal_summary(terminalreporter):
     for line in report.markdown(rows).splitlines():
         terminalreporter.write_line(line)
     terminalreporter.write_line(f"(written to {path} and {path.with_suffix('.json')})")
+    shutil.rmtree(NOTES_DIR, ignore_errors=True)

@@ -58,3 +58,14 @@ def test_random_crop_flip_keeps_shape_and_content():
 def test_make_loader_picks_the_dataloader_on_cpu(cifar, monkeypatch):
     monkeypatch.setenv(modes.FAST_VAR, "0")
     assert not isinstance(loaders.make_loader(cifar, 32, False, "cpu"), loaders.DeviceLoader)
+
+
+def test_worker_count_is_zero_where_workers_are_spawned(monkeypatch):
+    import multiprocessing
+
+    from torch_book import loaders
+
+    monkeypatch.setattr(multiprocessing, "get_start_method", lambda allow_none=False: "spawn")
+    assert loaders.worker_count(2) == 0
+    monkeypatch.setattr(multiprocessing, "get_start_method", lambda allow_none=False: "fork")
+    assert loaders.worker_count(2) == 2 and loaders.worker_count(0) == 0

@@ -1,6 +1,7 @@
 """Metrics against targets (record, caption) and the readiness report built by the test run."""
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -127,9 +128,10 @@ def test_the_test_run_writes_a_row_for_every_notebook_even_a_dead_one(tmp_path):
     _notebook(tmp_path / "dead.ipynb", "import torch_book\ncfg = torch_book.setup()", "import os\nos._exit(1)",
               "print('never')")
     _notebook(tmp_path / "bad.ipynb", "raise ValueError('boom')")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_XDIST", "TORCH_BOOK_NOTES"))}
     proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "--nbval-lax", "-p", "no:cacheprovider",
                            "-p", "no:randomly", "--nbval-cell-timeout=15", "--rootdir", str(tmp_path), "good.ipynb", "dead.ipynb", "bad.ipynb"],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=200)
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=200)
     assert "semester readiness report" in proc.stdout, proc.stdout[-3000:] + proc.stderr[-3000:]
     rows = {r["notebook"]: r for r in json.loads((tmp_path / "runs" / "readiness" / "report.json").read_text())}
     assert rows["good.ipynb"]["status"] == "passed"

@@ -127,6 +127,21 @@ class _OnDevice:
             yield self.post(x.to(self.device, non_blocking=True)), y.to(self.device, non_blocking=True)
 
 
+def worker_count(requested: int) -> int:
+    """``requested`` DataLoader workers where they can start, else 0 (load in the main process).
+
+    Windows and macOS (and Linux from Python 3.14 on) start workers by "spawn"/"forkserver": a worker
+    gets the dataset by pickling, and classes or functions defined in a notebook cannot be pickled, so
+    such a DataLoader crashes there. With the "fork" start method (Linux, Colab) workers just work.
+    """
+    import multiprocessing
+
+    if requested <= 0:
+        return 0
+    method = multiprocessing.get_start_method(allow_none=True) or multiprocessing.get_context().get_start_method()
+    return requested if method == "fork" else 0
+
+
 def make_loader(dataset: Dataset, batch_size: int, shuffle: bool, device: torch.device | str,
                 augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
                 normalize: tuple[Sequence[float], Sequence[float]] | None = None, seed: int = 0,
