@@ -115,8 +115,8 @@ def _error_text(result) -> str:
 
 def _run_variant(shell, cells, start: int, check_index: int, source: str, out_fd: int) -> None:
     """In a forked child: the variant, then the cells up to the check; one JSON line to ``out_fd``."""
-    import io
     import contextlib
+    import io
 
     record = {"result": "passed", "message": ""}
     buf = io.StringIO()
@@ -172,7 +172,7 @@ def run_source(lesson: str, timeout: float = VARIANT_TIMEOUT) -> list[dict]:
     os.chdir(source_path.parent)
     shell = InteractiveShell.instance()
     outcomes = []
-    for k, cell in enumerate(cells):
+    for cell in cells:
         for variant in variants.get(cell["id"], []):
             target = variant.cell or cell["id"]
             check_id = target.split("-")[0] + "-" + target.split("-")[1] + "-check"

@@ -3,9 +3,9 @@
 The variants are data in ``tests/mutants/<lesson>.py``; ``tests/mutation.py`` runs them (see its docstring).
 """
 
+import mutation
 import pytest
 
-import mutation
 from torch_book import modes
 
 LESSONS = mutation.lessons_with_mutants()
