@@ -361,3 +361,12 @@ def test_status_and_verify_report_damage(full_offline, publisher, capsys):
     victim.write_bytes(b"\xff" + victim.read_bytes()[1:])  # same size, other bytes
     assert data.main(["status", "mnist"]) == 0 and data.main(["verify", "mnist"]) == 1
     assert "DAMAGED  mnist/t10k-labels-idx1-ubyte" in capsys.readouterr().out
+
+
+def test_full_offline_refuses_random_weights(full_offline):
+    import torchvision.models as models
+
+    from torch_book.pretrained import WeightsUnavailableError, load_pretrained
+
+    with pytest.raises(WeightsUnavailableError, match="full\\+offline"):
+        load_pretrained(models.resnet18, models.ResNet18_Weights.DEFAULT)
