@@ -4,6 +4,7 @@ Each case ends with either the verified file in place or a clear DownloadError, 
 with a wrong or partial file under the final name.
 """
 
+import dataclasses
 import hashlib
 import io
 import multiprocessing
@@ -546,3 +547,26 @@ def test_a_good_tar_and_a_single_gz_are_extracted(tmp_path):
     (tmp_path / "raw.gz").write_bytes(gzip.compress(b"idx"))
     download.extract(tmp_path / "raw.gz", tmp_path / "out")
     assert (tmp_path / "out" / "raw").read_bytes() == b"idx" and not list((tmp_path / "out").glob(".extract-*"))
+
+
+def test_link_check_reports_per_file_and_tolerates_a_refusing_mirror(server, monkeypatch, capsys):
+    from torch_book import registry
+
+    ok = FileSpec("file.bin", (f"{server}/missing/file.bin", f"{server}/ok/file.bin"))
+    dead = FileSpec("dead.bin", (f"{server}/missing/dead.bin",))
+    info = registry.DatasetInfo("demo", "Demo", ("1_Basic",), ".", (ok,), 1.0, "MIT", "https://example.org")
+    monkeypatch.setattr(registry, "REGISTRY", {"demo": info})
+    assert download.main(["check-links"]) == 0
+    out = capsys.readouterr().out
+    assert "ok  demo/file.bin" in out and "- HTTP 404" in out and "+ 206" in out
+    monkeypatch.setattr(registry, "REGISTRY", {"demo": dataclasses.replace(info, files=(ok, dead))})
+    assert download.main(["check-links"]) == 1
+    assert "BAD demo/dead.bin" in capsys.readouterr().out
+
+
+def test_the_downloader_does_not_need_torch():
+    import subprocess
+    import sys
+
+    code = "import sys, torch_book.download; assert 'torch' not in sys.modules, 'torch imported'"
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
