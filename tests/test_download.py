@@ -4,9 +4,13 @@ Each case ends with either the verified file in place or a clear DownloadError, 
 with a wrong or partial file under the final name.
 """
 
+import dataclasses
 import hashlib
 import io
 import multiprocessing
+import os
+import socket
+import tarfile
 import threading
 import time
 import zipfile
@@ -76,6 +80,69 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(200, BODY)
         if path.startswith("/archive"):
             return self._send(200, Handler.archive)
+        if path.startswith("/chunked-cut"):  # a chunked body cut mid-chunk: http.client.IncompleteRead
+            if rng and path.startswith("/chunked-cut-once"):
+                start = int(rng.split("=")[1].split("-")[0])
+                return self._send(206, BODY[start:], extra={"Content-Range": f"bytes {start}-{len(BODY) - 1}/{len(BODY)}"})
+            self.send_response(200)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            self.wfile.write(b"10000\r\n" + BODY[:4096])
+            self.wfile.flush()
+            self.close_connection = True
+            return None
+        if path.startswith("/bad-status"):  # not HTTP at all: http.client.BadStatusLine
+            self.wfile.write(b"GARBAGE\r\n\r\n")
+            self.close_connection = True
+            return None
+        if path.startswith("/trickle"):  # 512 B every 0.25 s, for at most 3 s
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(BODY)))
+            self.end_headers()
+            t0 = time.monotonic()
+            try:
+                while time.monotonic() - t0 < 3:
+                    self.wfile.write(BODY[:512])
+                    self.wfile.flush()
+                    time.sleep(0.25)
+            except OSError:
+                pass
+            self.close_connection = True
+            return None
+        if path.startswith("/stall"):  # headers, then nothing for 3 s
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(BODY)))
+            self.end_headers()
+            self.wfile.flush()
+            time.sleep(3)
+            self.close_connection = True
+            return None
+        if path.startswith("/wrong-range"):  # answers a Range request with the wrong bytes
+            if rng:
+                return self._send(206, BODY, extra={"Content-Range": f"bytes 0-{len(BODY) - 1}/{len(BODY)}"})
+            return self._send(200, BODY)
+        if path.startswith("/huge"):  # announces 10 TB
+            self.send_response(200)
+            self.send_header("Content-Length", str(10 * 1024**4))
+            self.end_headers()
+            self.close_connection = True
+            return None
+        if path.startswith("/endless"):  # no Content-Length and more bytes than allowed (bounded: 4 MiB)
+            self.send_response(200)
+            self.end_headers()
+            try:
+                for _ in range(4):
+                    self.wfile.write(BODY)
+            except OSError:
+                pass
+            self.close_connection = True
+            return None
+        if path.startswith("/retry-after-long"):
+            return self._send(503, b"busy", "text/plain", extra={"Retry-After": "3600"})
+        if path.startswith("/retry-after"):
+            if n == 1:
+                return self._send(503, b"busy", "text/plain", extra={"Retry-After": "1"})
+            return self._send(200, BODY)
         return self._send(404, b"?", "text/plain")
 
 
@@ -97,8 +164,8 @@ def online(monkeypatch):
     Handler.ranges.clear()
 
 
-def spec(server, *paths, md5=MD5, name="file.bin"):
-    return FileSpec(name, tuple(f"{server}{p}" for p in paths), md5=md5)
+def spec(server, *paths, md5=MD5, name="file.bin", size=None):
+    return FileSpec(name, tuple(f"{server}{p}" for p in paths), md5=md5, size=size)
 
 
 FAST = dict(timeout=1.0, retries=2, backoff=0.01)
@@ -186,7 +253,7 @@ def test_interrupt_mid_download_leaves_no_final_file_and_resumes(server, tmp_pat
     dest = tmp_path / "file.bin"
     real_stream = download._stream
 
-    def interrupted(url, part, timeout, show_progress):
+    def interrupted(url, part, spec, limits, show_progress):
         part.write_bytes(BODY[:100_000])  # what had arrived when the student pressed Stop
         raise KeyboardInterrupt
 
@@ -227,8 +294,11 @@ def test_a_good_archive_is_extracted_atomically(server, tmp_path):
 def test_a_wrong_file_already_in_the_cache_is_moved_aside(server, tmp_path):
     dest = tmp_path / "file.bin"
     dest.write_bytes(b"junk from an old, broken download")
+    with pytest.raises(download.DownloadError):
+        download.fetch(spec(server, "/missing/file.bin"), dest, **FAST)
+    assert (tmp_path / "file.bin.bad").read_bytes().startswith(b"junk") and not dest.exists()  # kept to look at
     download.fetch(spec(server, "/ok/file.bin"), dest, **FAST)
-    assert dest.read_bytes() == BODY and (tmp_path / "file.bin.bad").exists()
+    assert dest.read_bytes() == BODY and not (tmp_path / "file.bin.bad").exists()  # the good file replaced it
 
 
 def test_offline_mode_never_opens_a_socket(monkeypatch, tmp_path, no_network):
@@ -250,3 +320,253 @@ def test_weights_are_verified_by_the_hash_prefix_in_their_name(server, tmp_path)
     bad = FileSpec("w.pth", (f"{server}/ok/w.pth",), sha256_prefix="00000000")
     with pytest.raises(download.DownloadError, match="expected one starting with 00000000"):
         download.fetch(bad, tmp_path / "w.pth", **FAST)
+
+
+# ----------------------------------------------------------------------------- every failure mode ends well
+
+
+def test_a_cut_chunked_body_is_retried_and_resumed(server, tmp_path):
+    dest = tmp_path / "file.bin"
+    download.fetch(spec(server, "/chunked-cut-once/file.bin"), dest, **FAST)
+    assert dest.read_bytes() == BODY and ("/chunked-cut-once/file.bin", "bytes=4096-") in Handler.ranges
+
+
+@pytest.mark.parametrize("bad", ["/chunked-cut/file.bin", "/bad-status/file.bin"])
+def test_incomplete_read_and_bad_status_line_go_on_to_the_next_mirror(server, tmp_path, bad):
+    dest = tmp_path / "file.bin"
+    download.fetch(spec(server, bad, "/ok/file.bin"), dest, **FAST)
+    assert dest.read_bytes() == BODY and Handler.counts[bad] == FAST["retries"] + 1
+    assert not (tmp_path / "file.bin.part").exists()
+
+
+def test_only_http_failures_end_in_a_download_error_naming_them(server, tmp_path):
+    dest = tmp_path / "file.bin"
+    with pytest.raises(download.DownloadError) as err:
+        download.fetch(spec(server, "/chunked-cut/file.bin", "/bad-status/file.bin"), dest, **FAST)
+    text = str(err.value)
+    assert "IncompleteRead" in text and "BadStatusLine" in text and "вручную" in text
+    assert not dest.exists() and not (tmp_path / "file.bin.part").exists()
+
+
+def test_a_trickle_is_given_up_and_the_next_mirror_used(server, tmp_path):
+    dest = tmp_path / "file.bin"
+    t0 = time.monotonic()
+    download.fetch(spec(server, "/trickle/file.bin", "/ok/file.bin"), dest, min_rate=8192, rate_window=0.6, **FAST)
+    assert dest.read_bytes() == BODY and Handler.counts["/trickle/file.bin"] == 2  # one retry, then the mirror
+    assert time.monotonic() - t0 < 4
+
+
+def test_a_stall_costs_one_retry_not_four(server, tmp_path):
+    dest = tmp_path / "file.bin"
+    t0 = time.monotonic()
+    with pytest.raises(download.DownloadError, match="timed out"):
+        download.fetch(spec(server, "/stall/file.bin"), dest, timeout=0.4, retries=3, backoff=0.01)
+    assert Handler.counts["/stall/file.bin"] == 2 and time.monotonic() - t0 < 3
+
+
+def test_the_deadline_bounds_the_whole_file(server, tmp_path):
+    dest = tmp_path / "file.bin"
+    t0 = time.monotonic()
+    with pytest.raises(download.DownloadError, match="deadline"):
+        download.fetch(spec(server, "/trickle/file.bin", "/stall/file.bin"), dest, deadline=0.8, min_rate=1,
+                       retries=3, backoff=0.01)
+    assert time.monotonic() - t0 < 2.5
+
+
+def test_a_wrong_content_range_is_not_appended(server, tmp_path):
+    dest = tmp_path / "file.bin"
+    (tmp_path / "file.bin.part").write_bytes(BODY[:100_000])
+    download.fetch(spec(server, "/wrong-range/file.bin"), dest, **FAST)
+    assert dest.read_bytes() == BODY  # restarted from byte 0, not BODY[:100000] + BODY
+
+
+def test_a_resumed_file_failing_its_checksum_is_fetched_again_from_byte_0(server, tmp_path):
+    dest = tmp_path / "file.bin"
+    (tmp_path / "file.bin.part").write_bytes(b"\0" * 100_000)  # a .part from a broken earlier download
+    download.fetch(spec(server, "/ok/file.bin"), dest, **FAST)
+    assert dest.read_bytes() == BODY
+    assert Handler.ranges == [("/ok/file.bin", "bytes=100000-")] and Handler.counts["/ok/file.bin"] == 2
+
+
+@pytest.mark.parametrize("size", [len(BODY), None])
+def test_a_ten_terabyte_content_length_is_refused(server, tmp_path, size):
+    dest = tmp_path / "file.bin"
+    with pytest.raises(download.DownloadError, match="announces"):
+        download.fetch(spec(server, "/huge/file.bin", size=size, md5=None), dest, **FAST)
+    assert Handler.counts["/huge/file.bin"] == 1 and not (tmp_path / "file.bin.part").exists()
+
+
+def test_an_endless_stream_is_cut_at_the_known_size(server, tmp_path):
+    dest = tmp_path / "file.bin"
+    with pytest.raises(download.DownloadError, match="more than"):
+        download.fetch(spec(server, "/endless/file.bin", size=len(BODY)), dest, **FAST)
+    with pytest.raises(download.DownloadError, match="more than 262144 B"):
+        download.fetch(spec(server, "/endless/file.bin", md5=None), dest, max_unknown_size=256 * 1024, **FAST)
+    assert not (tmp_path / "file.bin.part").exists()
+
+
+def test_no_room_on_disk_is_a_clear_error(server, tmp_path, monkeypatch):
+    monkeypatch.setattr(download, "_free_bytes", lambda folder: 1000)
+    with pytest.raises(download.DownloadError, match="free disk space"):
+        download.fetch(spec(server, "/ok/file.bin", size=len(BODY)), tmp_path / "file.bin", **FAST)
+
+
+def test_retry_after_is_honoured_up_to_the_cap(server, tmp_path):
+    dest = tmp_path / "file.bin"
+    t0 = time.monotonic()
+    download.fetch(spec(server, "/retry-after/file.bin"), dest, **FAST)
+    assert dest.read_bytes() == BODY and time.monotonic() - t0 >= 0.9  # waited the second it asked for
+    t0 = time.monotonic()
+    download.fetch(spec(server, "/retry-after-long/file.bin", "/ok/file.bin"), tmp_path / "b.bin", **FAST)
+    assert time.monotonic() - t0 < 2 and Handler.counts["/retry-after-long/file.bin"] == 1
+
+
+def test_an_unknown_host_is_not_retried(tmp_path, monkeypatch):
+    calls = []
+
+    def no_dns(*args, **kwargs):
+        calls.append(args[0])
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_dns)
+    t0 = time.monotonic()
+    with pytest.raises(download.DownloadError, match="host not found"):
+        download.fetch(FileSpec("x.bin", ("http://mirror.invalid/x.bin",), md5=MD5), tmp_path / "x.bin",
+                       retries=3, backoff=1.0)
+    assert len(calls) == 1 and time.monotonic() - t0 < 1
+
+
+def test_parse_content_range_and_retry_after():
+    assert download.parse_content_range("bytes 10-99/100") == (10, 99, 100)
+    assert download.parse_content_range("bytes 10-99/*") == (10, 99, None)
+    assert download.parse_content_range("bytes 10-100/100") is None and download.parse_content_range(None) is None
+    assert download.retry_after("7") == 7 and download.retry_after("soon") is None
+    assert 0 <= download.retry_after("Wed, 21 Oct 2015 07:28:00 GMT") < 1
+
+
+def test_lock_and_bad_files_do_not_pile_up(server, tmp_path):
+    dest = tmp_path / "file.bin"
+    dest.write_bytes(b"junk")
+    download.fetch(spec(server, "/ok/file.bin"), dest, **FAST)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file.bin"]
+    (tmp_path / ".old.bin.lock").write_text("")
+    (tmp_path / "old.bin.bad").write_text("")
+    os.utime(tmp_path / "old.bin.bad", (0, 0))
+    removed = download.clean_stale(tmp_path)
+    assert sorted(p.name for p in removed) == [".old.bin.lock", "old.bin.bad"]
+
+
+# ----------------------------------------------------------------------------- hostile archives
+
+
+def _tar(path, members):
+    with tarfile.open(path, "w:gz") as tf:
+        for info, data in members:
+            tf.addfile(info, io.BytesIO(data) if data is not None else None)
+    return path
+
+
+def _file(name, data=b"x"):
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    return info, data
+
+
+def _link(name, target, kind=tarfile.SYMTYPE):
+    info = tarfile.TarInfo(name)
+    info.type, info.linkname = kind, target
+    return info, None
+
+
+HOSTILE_TARS = {
+    "dotdot": [_file("pack/ok.txt"), _file("../../x")],
+    "absolute": [_file("/tmp/torch_book_absolute_x")],
+    "symlink-out": [_link("pack/evil", "/etc"), _file("pack/evil/passwd")],
+    "symlink-in": [_file("pack/a.txt"), _link("pack/b", "a.txt")],
+    "hardlink": [_link("pack/h", "/etc/passwd", tarfile.LNKTYPE)],
+    "device": [(tarfile.TarInfo("pack/dev"), None)],
+}
+HOSTILE_TARS["device"][0][0].type = tarfile.CHRTYPE
+
+
+@pytest.mark.parametrize("case", list(HOSTILE_TARS))
+def test_hostile_tar_members_are_refused_and_nothing_lands_outside(tmp_path, case):
+    archive = _tar(tmp_path / "a.tar.gz", HOSTILE_TARS[case])
+    out = tmp_path / "deep" / "out"
+    before = {p for p in tmp_path.rglob("*")}
+    with pytest.raises(download.UnsafeArchiveError):
+        download.extract(archive, out)
+    assert {p for p in tmp_path.rglob("*")} - before <= {out, out.parent}, "something was written"
+    assert not os.path.exists("/tmp/torch_book_absolute_x")
+
+
+def _zip(path, entries):
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data, mode in entries:
+            info = zipfile.ZipInfo(name)
+            if mode is not None:
+                info.external_attr = mode << 16
+            zf.writestr(info, data)
+    return path
+
+
+@pytest.mark.parametrize("entries", [
+    [("../x", b"x", None)],
+    [("/abs/x", b"x", None)],
+    [("C:/x", b"x", None)],
+    [("pack\\..\\..\\x", b"x", None)],
+    [("pack/link", b"/etc", 0o120777)],
+], ids=["dotdot", "absolute", "drive", "backslashes", "symlink"])
+def test_hostile_zip_members_are_refused(tmp_path, entries):
+    archive = _zip(tmp_path / "a.zip", entries)
+    out = tmp_path / "deep" / "out"
+    with pytest.raises(download.UnsafeArchiveError):
+        download.extract(archive, out)
+    assert not (tmp_path / "x").exists() and not (tmp_path / "deep" / "x").exists()
+    assert not list(out.iterdir())
+
+
+def test_a_symlink_left_in_the_target_is_replaced_not_followed(tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "pack").symlink_to(outside, target_is_directory=True)  # left by an earlier, older extractor
+    archive = _tar(tmp_path / "a.tar.gz", [_file("pack/a.txt", b"hello")])
+    download.extract(archive, out)
+    assert not list(outside.iterdir()), "extraction followed the symlink"
+    assert not (out / "pack").is_symlink() and (out / "pack" / "a.txt").read_bytes() == b"hello"
+
+
+def test_a_good_tar_and_a_single_gz_are_extracted(tmp_path):
+    archive = _tar(tmp_path / "a.tar.gz", [_file("pack/sub/a.txt", b"hello"), _file("./pack/b.txt", b"b")])
+    download.extract(archive, tmp_path / "out")
+    assert (tmp_path / "out" / "pack" / "sub" / "a.txt").read_bytes() == b"hello"
+    import gzip
+
+    (tmp_path / "raw.gz").write_bytes(gzip.compress(b"idx"))
+    download.extract(tmp_path / "raw.gz", tmp_path / "out")
+    assert (tmp_path / "out" / "raw").read_bytes() == b"idx" and not list((tmp_path / "out").glob(".extract-*"))
+
+
+def test_link_check_reports_per_file_and_tolerates_a_refusing_mirror(server, monkeypatch, capsys):
+    from torch_book import registry
+
+    ok = FileSpec("file.bin", (f"{server}/missing/file.bin", f"{server}/ok/file.bin"))
+    dead = FileSpec("dead.bin", (f"{server}/missing/dead.bin",))
+    info = registry.DatasetInfo("demo", "Demo", ("1_Basic",), ".", (ok,), 1.0, "MIT", "https://example.org")
+    monkeypatch.setattr(registry, "REGISTRY", {"demo": info})
+    assert download.main(["check-links"]) == 0
+    out = capsys.readouterr().out
+    assert "ok  demo/file.bin" in out and "- HTTP 404" in out and "+ 206" in out
+    monkeypatch.setattr(registry, "REGISTRY", {"demo": dataclasses.replace(info, files=(ok, dead))})
+    assert download.main(["check-links"]) == 1
+    assert "BAD demo/dead.bin" in capsys.readouterr().out
+
+
+def test_the_downloader_does_not_need_torch():
+    import subprocess
+    import sys
+
+    code = "import sys, torch_book.download; assert 'torch' not in sys.modules, 'torch imported'"
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)

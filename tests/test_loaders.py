@@ -1,9 +1,12 @@
 """The on-device loader yields what the DataLoader path yields, for the same seed."""
 
+import pickle
+
 import pytest
 import torch
 import torchvision.transforms as T
 
+import torch_book
 from torch_book import data, loaders, modes
 
 
@@ -69,3 +72,77 @@ def test_worker_count_is_zero_where_workers_are_spawned(monkeypatch):
     assert loaders.worker_count(2) == 0
     monkeypatch.setattr(multiprocessing, "get_start_method", lambda allow_none=False: "fork")
     assert loaders.worker_count(2) == 2 and loaders.worker_count(0) == 0
+
+
+# ----------------------------------------------------------------------------- workers started by "spawn"
+
+
+def test_dataloader_paths_work_with_spawned_workers(cifar, monkeypatch, data_root):
+    """What Windows and macOS do: each worker is a fresh interpreter that gets the dataset by pickling.
+
+    The course's datasets (fast subsets, the stand-in CIFAR reader, torchvision transforms) and the
+    DataLoader that make_loader builds must survive that.
+    """
+    dl = loaders.make_loader(cifar, 100, True, "cpu", on_device=False, num_workers=1, seed=3)
+    dl.loader.multiprocessing_context = "spawn"
+    reference = loaders.make_loader(cifar, 100, True, "cpu", on_device=False, num_workers=0, seed=3)
+    for (x1, y1), (x2, y2) in zip(torch_book.progress(dl), reference, strict=True):
+        assert torch.equal(y1, y2) and torch.equal(x1, x2)
+    # what a spawned worker does with the other datasets the course hands out: pickle them and read them back
+    for ds in (cifar, data.mnist(train=False, transform=T.ToTensor(), fast_size=64)):
+        copy = pickle.loads(pickle.dumps(ds))
+        assert len(copy) == len(ds) and copy.classes == ds.classes
+        assert torch.equal(copy[5][0], ds[5][0]) and copy[5][1] == ds[5][1]
+
+
+_CHILD_PROCESS_SCRIPT = r"""
+import gc, sys
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+
+class Collecting(Dataset):  # a worker that runs the garbage collector, as any real one eventually does
+    def __len__(self):
+        return 8
+
+    def __getitem__(self, i):
+        gc.collect()
+        return torch.tensor(i)
+
+
+def abandoned_iterator_then_new_workers():
+    gc.disable()
+    it = iter(DataLoader(Collecting(), batch_size=2, num_workers=1))
+    next(it)
+    cycle = [it]
+    cycle.append(cycle)  # left in a reference cycle, as a loop stopped in a notebook leaves it
+    del it, cycle
+    list(DataLoader(Collecting(), batch_size=2, num_workers=1))
+    gc.enable()
+    gc.collect()
+
+
+abandoned_iterator_then_new_workers()  # without the package's progress helper: the error appears
+print("=== with torch_book.progress ===", file=sys.stderr, flush=True)
+import torch_book  # noqa: E402
+
+for i, _ in enumerate(torch_book.progress(DataLoader(Collecting(), batch_size=2, num_workers=1), disable=False)):
+    if i == 1:
+        break  # leaving early stops the workers at once
+abandoned_iterator_then_new_workers()
+print("finished", file=sys.stderr)
+"""
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="fork start method only")
+def test_progress_with_workers_prints_no_child_process_tracebacks(tmp_path):
+    import subprocess
+    import sys
+
+    script = tmp_path / "child.py"
+    script.write_text(_CHILD_PROCESS_SCRIPT)
+    err = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300).stderr
+    plain, _, with_progress = err.partition("=== with torch_book.progress ===")
+    assert "can only test a child process" in plain, "the scenario no longer provokes the error: " + err
+    assert "finished" in with_progress
+    assert "can only test a child process" not in with_progress, with_progress

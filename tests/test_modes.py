@@ -106,3 +106,60 @@ def test_bad_numbers_are_clear_errors(monkeypatch, var, raw):
     monkeypatch.setenv(var, raw)
     with pytest.raises(ValueError, match=var):
         torch_book.setup(quiet=True)
+
+
+# ----------------------------------------------------------------------------- one repository address, a pinned package
+
+
+def test_the_repository_address_lives_in_paths_only():
+    import re
+
+    repo = Path(__file__).resolve().parents[1]
+    readme = (repo / "README.md").read_text(encoding="utf-8")
+    clones = re.findall(r"git clone (\S+)", readme)
+    assert clones == [paths.clone_url()], "README's clone line must be paths.clone_url()"
+    from torch_book import download
+
+    assert download.USER_AGENT == paths.user_agent() and paths.REPO_URL in download.USER_AGENT
+    pattern = re.compile(r"github\.com/" + re.escape(paths.GITHUB_REPO.split("/")[0]))
+    for module in sorted((repo / "torch_book").glob("*.py")):
+        if module.name != "paths.py":
+            assert not pattern.search(module.read_text(encoding="utf-8")), f"{module.name} repeats the address"
+
+
+def test_colab_installs_the_release_of_this_version():
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+
+    repo = Path(__file__).resolve().parents[1]
+    version = tomllib.loads((repo / "pyproject.toml").read_text(encoding="utf-8"))["project"]["version"]
+    assert torch_book.__version__ == version, "torch_book.__version__ and pyproject.toml disagree"
+    assert paths.PACKAGE_REF == f"v{version}"
+    assert paths.pip_spec() == f"torch_book[lessons] @ git+{paths.REPO_URL}@v{version}"
+
+
+def test_nbclean_pins_the_setup_cell():
+    import nbformat
+
+    from torch_book import nbclean
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(
+        'if "google.colab" in sys.modules:\n    %pip install -q "torch_book[lessons] @ git+https://github.com/x/y@main"')]
+    nbclean.fix_links(nb, "1_Basic/1_Basic_lecture.ipynb")
+    assert f'"{paths.pip_spec()}"' in nb.cells[0].source
+
+
+def test_colab_data_on_google_drive_when_asked(monkeypatch, tmp_path):
+    monkeypatch.delenv(modes.DATA_VAR, raising=False)
+    monkeypatch.setitem(sys.modules, "google.colab", object())
+    monkeypatch.setattr(paths, "_mount_drive", lambda: tmp_path / "drive" / "torch_book_data")
+    monkeypatch.setenv(modes.DRIVE_VAR, "1")
+    assert paths.data_root() == tmp_path / "drive" / "torch_book_data"
+    monkeypatch.setenv(modes.DATA_VAR, str(tmp_path / "mine"))  # an explicit data root still wins
+    assert paths.data_root() == (tmp_path / "mine").resolve()
+
+
+def test_mode_instructions_say_how_inside_jupyter():
+    text = modes.how_to_switch()
+    assert "%env TORCH_BOOK_OFFLINE=1" in text and "%env TORCH_BOOK_FAST=1" in text
+    assert 'os.environ["TORCH_BOOK_OFFLINE"] = "1"' in text and "torch_book.setup()" in text

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 FAST_VAR = "TORCH_BOOK_FAST"
 OFFLINE_VAR = "TORCH_BOOK_OFFLINE"
 DATA_VAR = "TORCH_BOOK_DATA"
+DRIVE_VAR = "TORCH_BOOK_DRIVE"  # on Colab: keep the data on Google Drive (survives the session)
 SEED_VAR = "TORCH_BOOK_SEED"  # overrides the notebook's seed (calibration runs over several seeds)
 MAX_EPOCHS_VAR = "TORCH_BOOK_MAX_EPOCHS"  # caps full-mode epochs (a documented, time-boxed schedule)
 REPORT_VAR = "TORCH_BOOK_REPORT_FILE"  # where record() appends its JSON lines (set by the test run)
@@ -83,3 +84,17 @@ def max_epochs() -> int | None:
     if value == 0:
         raise ValueError(f"{MAX_EPOCHS_VAR}=0: give at least 1, or unset it")
     return value
+
+
+def how_to_switch() -> str:
+    """Russian instructions to switch modes in Jupyter, Colab and a terminal (for error messages)."""
+    return (
+        "Как включить режим: в Jupyter и Colab — в самой первой ячейке, до torch_book.setup():\n"
+        f"    %env {FAST_VAR}=1\n"
+        f"    %env {OFFLINE_VAR}=1\n"
+        f'  (или import os; os.environ["{OFFLINE_VAR}"] = "1"); режимы читаются при каждом обращении, '
+        "перезапуск ядра не нужен.\n"
+        f"  В терминале: {FAST_VAR}=1 {OFFLINE_VAR}=1 jupyter lab (Windows: set {OFFLINE_VAR}=1, затем jupyter lab).\n"
+        "  Без сети синтетические заменители данных подставляются только в быстром режиме (fast+offline): "
+        "это проверка кода, не настоящие результаты."
+    )

@@ -9,7 +9,8 @@ in cell metadata and a fixed kernelspec/language_info at notebook level.
 
 Colab badges, the setup cell's install URL and the addresses of the lessons' SVG figures
 (``![…](https://raw.githubusercontent.com/OWNER/REPO/REF/<lesson>/figures/<name>.svg)``) are rewritten
-from ``torch_book.paths`` each time.
+from ``torch_book.paths`` each time. The install URL is pinned there to ``paths.PACKAGE_REF`` (the release
+tag ``v<torch_book.__version__>``), so a notebook installs the package version it was normalised with.
 """
 
 from __future__ import annotations

@@ -40,12 +40,20 @@ def weights_spec(weights) -> FileSpec:
 def load_pretrained(builder: Callable[..., nn.Module], weights, **kwargs) -> tuple[nn.Module, bool]:
     """``builder(weights=weights)`` with weights cached under the data root.
 
-    Returns ``(model, loaded)``. Offline and not cached: a loud notice and a randomly
-    initialised model with ``loaded=False``, so the mechanics still run. Full mode without
-    network: :class:`WeightsUnavailableError` saying where to put the file.
+    Returns ``(model, loaded)``. fast+offline and not cached: a loud notice and a randomly
+    initialised model with ``loaded=False``, so the mechanics still run. Full mode (online or
+    offline) without the file: :class:`WeightsUnavailableError` saying where to put it — random
+    weights are never used in full mode, as stand-in data never are.
     """
     path = weights_path(weights)
-    if path.is_file() or not modes.is_offline():
+    m = modes.current()
+    if not path.is_file() and m.offline and not m.fast:
+        raise WeightsUnavailableError(
+            f"pretrained weights {weights} are not cached at {path} and the mode is full+offline.\n"
+            f"Предобученных весов нет в кэше, а в полном режиме случайные веса не подставляются.\n"
+            f"Скачайте {weights.url}\n  и положите как {path}; или запустите с интернетом.\n" + modes.how_to_switch()
+        )
+    if path.is_file() or not m.offline:
         try:
             if not path.is_file():  # through the course's verified downloader; torchvision then reads the cache
                 fetch(weights_spec(weights), path)
@@ -55,13 +63,15 @@ def load_pretrained(builder: Callable[..., nn.Module], weights, **kwargs) -> tup
         except (OSError, RuntimeError) as e:  # DownloadError is a RuntimeError; URLError an OSError
             raise WeightsUnavailableError(
                 f"could not load {weights} ({type(e).__name__}: {e}).\n"
-                f"Download {weights.url}\n  and save it as {path}, or set {modes.OFFLINE_VAR}=1 to run "
-                f"with random weights (results will not be those of a pretrained model)."
+                f"Не удалось загрузить предобученные веса. Скачайте {weights.url}\n  и положите как {path}.\n"
+                f"Только для проверки кода (со случайными весами, результаты не те) — быстрый режим без сети.\n"
+                + modes.how_to_switch()
             ) from e
     bar = "!" * 78
     print(
-        f"{bar}\n!! OFFLINE MODE: pretrained weights {weights} are not cached at {path}.\n"
-        f"!! The model is RANDOMLY INITIALISED: the code runs, but it is NOT pretrained.\n{bar}"
+        f"{bar}\n!! OFFLINE MODE (fast+offline): pretrained weights {weights} are not cached at {path}.\n"
+        f"!! The model is RANDOMLY INITIALISED: the code runs, but it is NOT pretrained.\n"
+        f"!! Весов нет в кэше: модель инициализирована СЛУЧАЙНО — код работает, но она НЕ предобучена.\n{bar}"
     )
     report.note_weights(str(weights), loaded=False)
     return builder(weights=None, **kwargs), False

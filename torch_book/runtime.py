@@ -115,8 +115,73 @@ def setup(seed: int = 42, deterministic: bool = True, quiet: bool = False) -> Co
     return cfg
 
 
-def progress(iterable: Iterable[T], **kwargs) -> Iterable[T]:
-    """A tqdm progress bar that stays silent in fast mode (CI, nbval), so outputs stay small."""
+_fork_hook_installed = False
+
+
+def _install_fork_hook() -> None:
+    """Make forked children (DataLoader workers) leave the objects they inherit to their parent.
+
+    A DataLoader iterator abandoned in a reference cycle (a loop left by ``break`` or by Stop in a
+    notebook, with the progress bar holding it) is garbage the parent has not collected yet. A worker
+    forked at that moment inherits it; when the worker's garbage collector frees it, the iterator's
+    ``__del__`` tries to stop workers that are not its children and prints "AssertionError: can only
+    test a child process". Freezing the inherited objects in the child (``gc.freeze``) means the child
+    never collects them; the parent still does.
+    """
+    global _fork_hook_installed
+    if not _fork_hook_installed and hasattr(os, "register_at_fork"):
+        import gc
+
+        os.register_at_fork(after_in_child=gc.freeze)
+        _fork_hook_installed = True
+
+
+class Progress:
+    """A tqdm bar over an iterable that lets go of a DataLoader's iterator as soon as the loop ends.
+
+    Iterate over it like over tqdm; ``set_postfix``, ``set_description`` … go to the bar (``.bar``).
+    """
+
+    def __init__(self, iterable: Iterable[T], **kwargs) -> None:
+        if "total" not in kwargs:
+            try:
+                kwargs["total"] = len(iterable)  # type: ignore[arg-type]
+            except (TypeError, AttributeError):
+                pass
+        self.iterable = iterable
+        self.bar = tqdm(**kwargs)
+
+    def __len__(self) -> int:
+        return len(self.iterable)  # type: ignore[arg-type]
+
+    def __getattr__(self, name: str):
+        if name in ("bar", "iterable"):
+            raise AttributeError(name)
+        return getattr(self.bar, name)
+
+    def __iter__(self):
+        it = iter(self.iterable)
+        try:
+            for item in it:
+                yield item
+                self.bar.update(1)
+        finally:
+            self.bar.close()
+            # a DataLoader's own (non-persistent) iterator: stop its workers now, not whenever it is collected
+            loader = getattr(it, "_dataset", None) is not None and not getattr(it, "_persistent_workers", False)
+            shutdown = getattr(it, "_shutdown_workers", None)
+            if loader and callable(shutdown):
+                shutdown()
+            del it
+
+
+def progress(iterable: Iterable[T], **kwargs) -> Progress:
+    """A tqdm progress bar (``tqdm.auto``: a widget in Jupyter) that stays silent in fast mode (CI, nbval).
+
+    Safe with DataLoader workers: leaving the loop early stops the workers at once, and forked
+    workers never print "can only test a child process" for an iterator they inherited.
+    """
+    _install_fork_hook()
     kwargs.setdefault("disable", _modes.is_fast())
     kwargs.setdefault("leave", False)
-    return tqdm(iterable, **kwargs)
+    return Progress(iterable, **kwargs)

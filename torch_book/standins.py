@@ -86,6 +86,10 @@ def _atomic_dir(final: Path, build) -> Path:
             os.replace(tmp, final)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
+            try:  # the lock has done its job; a waiter finds the folder built (no .lock files pile up)
+                os.unlink(str(final) + ".lock")
+            except OSError:
+                pass
     return final
 
 
