@@ -149,13 +149,6 @@ def make_optimizer(model, head_lr, backbone_lr):
         history["val_loss"].append(vl)
         history["val_acc"].append(va)
     return model, history, loaded
-
-
-t0 = time.perf_counter()
-ft_model, hist_ft, loaded = run_experiment(pretrained=True)
-t1 = time.perf_counter()
-scratch_model, hist_scratch, _ = run_experiment(pretrained=False)
-t2 = time.perf_counter()
 '''),
     ],
     "task-4": [
