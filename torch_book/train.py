@@ -31,14 +31,35 @@ def _to(batch, device):
     return x.to(device, non_blocking=True), y.to(device, non_blocking=True)
 
 
+def train_mode(model: nn.Module, keep_eval: Iterable[nn.Module] = ()) -> nn.Module:
+    """``model.train()``, except the modules in ``keep_eval``, which stay in eval mode.
+
+    What feature extraction with a frozen backbone needs: ``requires_grad_(False)`` stops the
+    parameters, but a BatchNorm layer in train mode still updates its running statistics (buffers)
+    and normalises by batch statistics; in eval mode it uses the stored ones and changes nothing.
+    """
+    model.train()
+    for module in keep_eval:
+        module.eval()
+    return model
+
+
+def batchnorm_layers(model: nn.Module) -> list[nn.Module]:
+    """Every BatchNorm layer of ``model`` (1d, 2d, 3d, lazy, SyncBatchNorm): the usual ``keep_eval``."""
+    return [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+
+
 def train_epoch(model: nn.Module, loader: Iterable, loss_fn: Callable, optimizer: torch.optim.Optimizer,
-                device: torch.device, scheduler=None, desc: str = "train") -> tuple[float, float]:
+                device: torch.device, scheduler=None, desc: str = "train",
+                keep_eval: Iterable[nn.Module] = ()) -> tuple[float, float]:
     """One pass over ``loader``; returns (mean loss, accuracy). Steps a per-batch ``scheduler`` if given.
 
+    ``keep_eval``: modules left in eval mode while the rest trains (see :func:`train_mode`), e.g.
+    ``batchnorm_layers(backbone)`` to keep a frozen backbone's BatchNorm statistics as they are.
     Statistics are kept as detached tensors and reduced once at the end of the epoch, so the loop
     adds no kernel launches and no host-device synchronisation per batch to a bare training loop.
     """
-    model.train()
+    train_mode(model, keep_eval)
     losses, sizes, logits_seen, targets_seen = [], [], [], []
     for batch in progress(loader, desc=desc):
         x, y = _to(batch, device)
@@ -94,11 +115,16 @@ def predict(model: nn.Module, loader: Iterable, device: torch.device) -> tuple[t
 
 def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable | None, loss_fn: Callable,
         optimizer: torch.optim.Optimizer, epochs: int, device: torch.device, scheduler=None,
-        verbose: bool = True) -> History:
-    """Train for ``epochs``, evaluating after each; ``scheduler`` is stepped per batch."""
+        verbose: bool = True, keep_eval: Iterable[nn.Module] = ()) -> History:
+    """Train for ``epochs``, evaluating after each; ``scheduler`` is stepped per batch.
+
+    ``keep_eval``: modules that stay in eval mode during training (see :func:`train_mode`).
+    """
     history = History()
+    keep_eval = list(keep_eval)  # iterated once per epoch
     for epoch in range(1, epochs + 1):
-        tl, ta = train_epoch(model, train_loader, loss_fn, optimizer, device, scheduler, desc=f"epoch {epoch}")
+        tl, ta = train_epoch(model, train_loader, loss_fn, optimizer, device, scheduler, desc=f"epoch {epoch}",
+                             keep_eval=keep_eval)
         history["train_loss"].append(tl)
         history["train_acc"].append(ta)
         line = f"epoch {epoch:>3}/{epochs}: train loss {tl:.4f}, acc {ta:.3f}"
@@ -116,4 +142,5 @@ def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
 
 
-__all__ = ["History", "accuracy", "train_epoch", "evaluate", "predict", "fit", "count_parameters"]
+__all__ = ["History", "accuracy", "batchnorm_layers", "train_mode", "train_epoch", "evaluate", "predict", "fit",
+           "count_parameters"]
