@@ -138,3 +138,12 @@ def test_the_test_run_writes_a_row_for_every_notebook_even_a_dead_one(tmp_path):
     assert [(m["name"], m["value"]) for m in rows["good.ipynb"]["metrics"]] == [("acc", 0.75)]
     assert rows["dead.ipynb"]["status"] == "crashed"
     assert rows["bad.ipynb"]["status"] == "failed"
+
+
+def test_sources_say_what_a_metric_was_computed_from(clean_state, capsys):
+    report.note_data("names", standin=True)  # loaded earlier in the notebook
+    m = report.record("forecast_mse", 0.014, target=0.05, higher_is_better=False, sources=["generated"])
+    assert m.applies and "(синтетика)" not in capsys.readouterr().out
+    m = report.record("names_acc", 0.8, target=0.75, sources=["names"])
+    assert not m.applies and "(синтетика)" in capsys.readouterr().out
+    assert not report.record("acc", 0.9, target=0.85, sources=["generated"], pretrained=False).applies

@@ -95,16 +95,20 @@ def caption(text: str, *sources: Any, pretrained: bool | None = None) -> str:
     return out
 
 
-def comparable() -> tuple[bool, str]:
-    """Whether this run is one that full-mode targets are measured on, and if not, why not."""
+def comparable(sources: tuple = (), pretrained: bool | None = None) -> tuple[bool, str]:
+    """Whether this run is one that full-mode targets are measured on, and if not, why not.
+
+    With ``sources`` only those datasets count (a metric on generated data is not marked by a stand-in
+    loaded earlier); ``pretrained`` likewise overrides what the kernel has loaded so far.
+    """
     why = []
     if modes.is_fast():
         why.append("быстрый режим")
     if modes.max_epochs() is not None:
         why.append(f"эпохи ограничены ({modes.MAX_EPOCHS_VAR}={modes.max_epochs()})")
-    if used_standin():
+    if any(_is_standin(s) for s in sources) if sources else used_standin():
         why.append("синтетические данные")
-    if used_random_weights():
+    if (pretrained is False) if pretrained is not None else used_random_weights():
         why.append("случайные веса вместо предобученных")
     return not why, ", ".join(why)
 
@@ -124,22 +128,25 @@ class Metric:
 
 
 def record(name: str, value: float, target: float | None = None, *, higher_is_better: bool = True,
-           strict: bool = False, note: str = "") -> Metric:
+           strict: bool = False, note: str = "", sources: tuple | list = (), pretrained: bool | None = None) -> Metric:
     """Print ``name = value`` against its full-mode target and add it to the run's report; return the Metric.
 
     ``strict=True``: in a real full run a missed target raises AssertionError (calibrated thresholds only).
+    ``sources`` (datasets, paths or registry names) and ``pretrained`` say what this metric was computed
+    from; by default everything this kernel has used so far counts.
     """
+    sources = tuple(sources)
     value = float(value)
     met = None
     if target is not None and not math.isnan(value):
         met = value >= target if higher_is_better else value <= target
     elif target is not None:
         met = False
-    applies, why_not = comparable()
+    applies, why_not = comparable(sources, pretrained)
     m = Metric(name, value, target, higher_is_better, met, applies, why_not, note)
     emit("metric", **asdict(m), strict=strict)
     op = "≥" if higher_is_better else "≤"
-    line = f"[метрика] {caption(name)} = {value:.4g}"
+    line = f"[метрика] {caption(name, *sources, pretrained=pretrained)} = {value:.4g}"
     if target is not None:
         if applies:
             line += f"  | цель {op} {target:g}: {'выполнена ✓' if met else 'НЕ выполнена ✗'}"
