@@ -35,7 +35,7 @@ VARIANTS = {
                               "        sp = torch.logaddexp(torch.zeros_like(x), x)\n"
                               "        sech2 = 1 - torch.tanh(sp) ** 2\n"
                               "        return grad_output * (torch.tanh(sp) + x * torch.sigmoid(x) * sech2)\n")]),
-        Alternative("log1p_softplus", "softplus as max(x, 0) + log1p(exp(−|x|)), the input saved with its tanh",
+        Alternative("log1p_softplus", "softplus as max(x, 0) + log1p(exp(−abs(x))), the input saved with its tanh",
                     replace=[("        ctx.save_for_backward(x)\n        return x * torch.tanh(F.softplus(x))\n",
                               "        t = torch.tanh(torch.clamp(x, min=0) + torch.log1p(torch.exp(-x.abs())))\n"
                               "        ctx.save_for_backward(x, t)\n"
