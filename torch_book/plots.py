@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from matplotlib.colors import ListedColormap
 
 
 def plot_history(history: Mapping[str, Sequence[float]], title: str = "Обучение") -> plt.Figure:
@@ -70,8 +71,13 @@ def show_images(images, labels=None, classes: Sequence[str] | None = None, preds
 
 
 def plot_decision_boundary(predict: Callable[[torch.Tensor], torch.Tensor], X, y, ax=None,
-                           title: str | None = None, resolution: int = 200) -> plt.Axes:
-    """Colour the plane by ``predict`` (class indices or probabilities of class 1) and scatter the points."""
+                           title: str | None = None, resolution: int = 200, n_classes: int | None = None,
+                           cmap: str | None = None) -> plt.Axes:
+    """Colour the plane by ``predict`` (class indices or probabilities of class 1) and scatter the points.
+
+    With ``n_classes`` (``predict`` returns class indices 0…K−1), each class gets its own colour band of
+    ``cmap`` (default ``"tab10"``), the same for the regions and the points: decision regions of K classes.
+    """
     X = torch.as_tensor(X, dtype=torch.float32)
     y = torch.as_tensor(y)
     ax = ax or plt.subplots(figsize=(5, 4))[1]
@@ -81,8 +87,18 @@ def plot_decision_boundary(predict: Callable[[torch.Tensor], torch.Tensor], X, y
     gx, gy = torch.meshgrid(torch.linspace(x0, x1, resolution), torch.linspace(y0, y1, resolution), indexing="xy")
     with torch.no_grad():
         z = predict(torch.stack([gx.ravel(), gy.ravel()], dim=1)).reshape(gx.shape)
-    ax.contourf(gx, gy, z.float(), levels=20 if z.is_floating_point() else None, cmap="RdBu_r", alpha=0.35)
-    ax.scatter(X[:, 0], X[:, 1], c=y, cmap="RdBu_r", edgecolors="k", s=18)
+    if n_classes is not None:
+        base = plt.get_cmap(cmap or "tab10")
+        listed = getattr(base, "colors", None)
+        colors = listed[:n_classes] if listed is not None and len(listed) >= n_classes else base(np.linspace(0, 1, n_classes))
+        cmap = ListedColormap(colors)
+        bounds = dict(vmin=-0.5, vmax=n_classes - 0.5)
+        ax.contourf(gx, gy, z.float(), levels=np.arange(n_classes + 1) - 0.5, cmap=cmap, alpha=0.3, **bounds)
+        ax.scatter(X[:, 0], X[:, 1], c=y, cmap=cmap, edgecolors="k", s=18, **bounds)
+    else:
+        cmap = cmap or "RdBu_r"
+        ax.contourf(gx, gy, z.float(), levels=20 if z.is_floating_point() else None, cmap=cmap, alpha=0.35)
+        ax.scatter(X[:, 0], X[:, 1], c=y, cmap=cmap, edgecolors="k", s=18)
     ax.set_xlabel("$x_1$")
     ax.set_ylabel("$x_2$")
     if title:
