@@ -370,3 +370,13 @@ def test_full_offline_refuses_random_weights(full_offline):
 
     with pytest.raises(WeightsUnavailableError, match="full\\+offline"):
         load_pretrained(models.resnet18, models.ResNet18_Weights.DEFAULT)
+
+
+def test_sklearn_bundled_sets_are_noted_as_real(monkeypatch):
+    from torch_book import report
+
+    monkeypatch.setattr(report, "_data_used", {})
+    bunch = data.sklearn("iris")
+    assert bunch.data.shape == (150, 4) and report._data_used == {"sklearn.iris": False}
+    with pytest.raises(ValueError, match="load_nothing"):
+        data.sklearn("nothing")

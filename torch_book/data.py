@@ -610,6 +610,27 @@ _EXTRA_CHECKS: dict[str, Callable[[Path, Part], list[Problem]]] = {
     "cifar10": _cifar_check, "gtsrb": _gtsrb_check, "hymenoptera": _hymenoptera_check,
 }
 
+# ----------------------------------------------------------------------------- scikit-learn's bundled sets (lessons 2-3)
+
+
+def sklearn(name: str, **kwargs):
+    """``sklearn.datasets.load_<name>(**kwargs)`` (``"breast_cancer"``, ``"iris"``, ``"digits"`` …).
+
+    These small real datasets ship inside scikit-learn: no download, the same data in every mode. Going
+    through here records them as real data in the readiness report.
+    """
+    import sklearn.datasets
+
+    from torch_book import report
+
+    loader = getattr(sklearn.datasets, f"load_{name}", None)
+    if loader is None:
+        raise ValueError(f"scikit-learn has no bundled dataset load_{name}()")
+    bunch = loader(**kwargs)
+    report.note_data(f"sklearn.{name}", standin=False)
+    return bunch
+
+
 # ----------------------------------------------------------------------------- status and verification
 
 
