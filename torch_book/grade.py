@@ -108,10 +108,22 @@ def bound_names(tree: ast.Module | None) -> set[str]:
 
 
 def read_names(tree: ast.Module | None) -> set[str]:
-    """Every name a cell reads, in functions it defines too (their globals)."""
+    """Global names a cell reads: at the top level, and in the functions and classes it defines."""
+    import symtable
+
     if tree is None:
         return set()
-    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    try:
+        table = symtable.symtable(ast.unparse(tree), "<cell>", "exec")
+    except (SyntaxError, ValueError):
+        return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    out = {s.get_name() for s in table.get_symbols() if s.is_referenced()}
+    stack = list(table.get_children())
+    while stack:
+        t = stack.pop()
+        out |= {s.get_name() for s in t.get_symbols() if s.is_referenced() and s.is_global()}
+        stack.extend(t.get_children())
+    return out
 
 
 def imported_modules(tree: ast.Module | None) -> set[str]:
