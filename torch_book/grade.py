@@ -47,6 +47,7 @@ from torch_book.submissions import Submission, collect
 STATUSES = ("ok", "failed", "timeout", "memory limit", "crashed", "tampering", "grader error", "invalid notebook")
 STATEMENT_RE = re.compile(r"^\s*##\s*Задание\s+(\d+)", re.M)
 TASK_ID_RE = re.compile(r"^task-(\d+)(-check|-answer|-statement)?$")
+MAX_CELLS = 2000
 VERSION = "2"  # of the grading procedure: a cached result of another version is graded again
 
 # Student code that touches the grading machinery: flagged for a human to look at (not a verdict by itself).
@@ -225,8 +226,12 @@ def read_submission(raw: bytes) -> nbformat.NotebookNode:
         nb = nbformat.reads(json.dumps(data), as_version=4)
     except Exception as e:  # noqa: BLE001 - nbformat raises many types on malformed input
         raise InvalidNotebook(f"malformed notebook: {type(e).__name__}: {e}"[:300]) from None
+    if len(nb.cells) > MAX_CELLS:
+        raise InvalidNotebook(f"{len(nb.cells)} cells (more than {MAX_CELLS})")
     for cell in nb.cells:
-        if not isinstance(cell.get("source", ""), (str, list)) or cell.get("cell_type") not in ("code", "markdown", "raw"):
+        src = cell.get("source", "")
+        if (not isinstance(src, (str, list)) or (isinstance(src, list) and not all(isinstance(x, str) for x in src))
+                or cell.get("cell_type") not in ("code", "markdown", "raw") or not isinstance(cell.get("metadata", {}), dict)):
             raise InvalidNotebook("malformed cell")
         if not had_ids:
             cell.pop("id", None)
@@ -445,14 +450,15 @@ def run_notebook(nb: nbformat.NotebookNode, tmpl: Template, folder: Path, settin
                  student_names: set[str]) -> tuple[dict[str, CellResult], list[str], dict]:
     """Execute ``nb`` in a fresh sandbox; returns per-cell results, runtime flags and run facts."""
     probe = settings.probe or sandbox.probe()
+    data = settings.data_root or paths.data_root()
     root = Path(tempfile.mkdtemp(prefix="tbg-", dir=settings.work_root))
     pkg = Path(__file__).resolve().parent
     binds = []
     if probe.mode == "bwrap":
-        binds = [sandbox.Bind(pkg, "/opt/torch_book/torch_book"), sandbox.Bind(settings.data_root, "/data")]
+        binds = [sandbox.Bind(pkg, "/opt/torch_book/torch_book"), sandbox.Bind(data, "/data")]
         package_root, data_root = "/opt/torch_book", "/data"
     else:
-        package_root, data_root = str(pkg.parent), str(settings.data_root)
+        package_root, data_root = str(pkg.parent), str(data)
     sb = sandbox.Sandbox(root, probe, settings.limits, binds)
     sb.env = kernel_env(sb, package_root, data_root, settings)
     log = folder / "run.log"
@@ -744,6 +750,22 @@ def _hide_environment(argv: list[str], pass_env: list[str]) -> None:
     os.execve(sys.executable, [sys.executable, "-m", "torch_book.grade", *argv], env)
 
 
+def _preload() -> None:
+    """Import now what grading imports later, and drop the working folder from ``sys.path``: without a sandbox
+    student code can write there, and nothing this process imports may come from a writable place."""
+    import ctypes  # noqa: F401
+    import symtable  # noqa: F401
+
+    import jupyter_client.blocking  # noqa: F401
+    import nbdime  # noqa: F401
+    import nbdime.prettyprint  # noqa: F401
+    import psutil  # noqa: F401
+    import tqdm.auto  # noqa: F401
+    from IPython.core import inputtransformer2  # noqa: F401
+
+    sys.path[:] = [p for p in sys.path if p not in ("", ".", os.getcwd())]
+
+
 def main(argv: list[str] | None = None, *, cli: bool = False) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(prog="python -m torch_book.grade", description=__doc__.split("\n")[0])
@@ -782,6 +804,8 @@ def main(argv: list[str] | None = None, *, cli: bool = False) -> int:
         return 0
     if args.submissions is None:
         parser.error("give the submissions (a folder or a zip), or --report-only")
+    if cli:
+        _preload()
     probe = sandbox.probe(args.sandbox)
     if probe.mode != "bwrap":
         if cli:

@@ -33,6 +33,9 @@ MAX_OUTPUT_CHARS = 5000
 MAX_OUTPUTS = 60
 MAX_OUTPUT_BYTES = 2_000_000  # one display_data (a figure)
 INTERRUPT_GRACE = 10  # seconds a cell gets to stop after SIGINT before the sandbox is killed
+# ``python -m ipykernel_launcher`` without the working folder (writable by student code) on ``sys.path``
+KERNEL_BOOT = ("import os, runpy, sys; sys.path[:] = [p for p in sys.path if p not in ('', '.', os.getcwd())]; "
+               "sys.argv[0] = 'ipykernel_launcher'; runpy.run_module('ipykernel_launcher', run_name='__main__')")
 
 
 @dataclass
@@ -180,8 +183,9 @@ class KernelRun:
 
         conn_inside = f"{self.sb.inside('conn')}/kernel.json"
         (self.sb.outside("conn") / "kernel.json").write_text(json.dumps(self._connection(f"{self.sb.inside('conn')}/k")))
-        argv = [sys.executable, "-P", "-m", "ipykernel_launcher", "-f", conn_inside,
-                "--HistoryManager.enabled=False"]
+        safe = ["-P"] if sys.version_info >= (3, 11) else []  # no working folder on sys.path
+        argv = [sys.executable, *safe, "-c", KERNEL_BOOT, "-f", conn_inside, "--HistoryManager.enabled=False",
+                "--InteractiveShellApp.ignore_cwd=True"]
         self.sb.start(argv, self.kernel_log)
         self.note(f"kernel started ({'bubblewrap sandbox' if self.sb.sandboxed else 'NO SANDBOX (fallback)'})")
         kc = BlockingKernelClient()
@@ -217,7 +221,7 @@ class KernelRun:
         for pid in self.sb.processes():
             try:
                 cmd = psutil.Process(pid).cmdline()
-                if cmd[1:4] == ["-P", "-m", "ipykernel_launcher"]:
+                if KERNEL_BOOT in cmd[1:4] and cmd[1] in ("-P", "-c"):
                     self.kernel_pid = pid
                     return
             except psutil.Error:

@@ -292,7 +292,7 @@ class Sandbox:
     binds: list[Bind] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
     proc: subprocess.Popen | None = None
-    known: dict[int, float] = field(default_factory=dict)  # pid -> create time of every process seen in the tree
+    known: dict[int, int] = field(default_factory=dict)  # pid -> start time (ticks) of every process seen in the tree
     cpu: dict[int, float] = field(default_factory=dict)  # pid -> CPU seconds last seen
     problem: str = ""  # why the tree was killed by a limit ("memory limit: …")
     peak_bytes: int = 0
@@ -361,30 +361,27 @@ class Sandbox:
             self.proc = subprocess.Popen(launcher, cwd=self.outside(cwd) if not self.sandboxed else self.root,
                                          env=self.env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                                          start_new_session=True, close_fds=True)
-        self.known[self.proc.pid] = _create_time(self.proc.pid)
+        st = _stat(self.proc.pid)
+        if st is not None:
+            self.known[self.proc.pid] = st[2]
 
     # ------------------------------------------------------------------ watching
 
     def processes(self) -> list[int]:
-        """Pids of the tree now (the launcher/bwrap and everything below it); remembers them for :meth:`kill`."""
-        import psutil
+        """Pids of the tree now (the launcher/bwrap and everything below it); remembers them for :meth:`kill`.
 
+        Walks ``/proc/<pid>/task/<tid>/children`` from the root: no scan of every process on the machine.
+        """
         if self.proc is None:
             return []
-        try:
-            root = psutil.Process(self.proc.pid)
-            procs = [root, *root.children(recursive=True)]
-        except psutil.NoSuchProcess:
-            procs = []
         pids = []
-        for p in procs:
-            try:
-                self.known.setdefault(p.pid, p.create_time())
-                t = p.cpu_times()
-                self.cpu[p.pid] = t.user + t.system
-                pids.append(p.pid)
-            except psutil.NoSuchProcess:
-                pass
+        for pid in _tree(self.proc.pid):
+            st = _stat(pid)
+            if st is None:
+                continue
+            self.known.setdefault(pid, st[2])
+            self.cpu[pid] = st[1]
+            pids.append(pid)
         return pids
 
     @property
@@ -392,24 +389,25 @@ class Sandbox:
         """CPU time of the tree's processes, as last seen (children already reaped are counted by their parents)."""
         return sum(self.cpu.values())
 
-    def memory_bytes(self) -> int:
+    def memory_bytes(self, pids: list[int] | None = None) -> int:
         if self.cgroup is not None:
             try:
                 return int((self.cgroup / "memory.current").read_text())
             except (OSError, ValueError):
                 pass
-        return sum(_pss_bytes(pid) for pid in self.processes())
+        return sum(_pss_bytes(pid) for pid in (self.processes() if pids is None else pids))
 
     def check_limits(self) -> str:
         """Kill the tree and say why when it is over a limit; "" while it is within them."""
         if self.proc is None or self.problem:
             return self.problem
-        used = self.memory_bytes()
+        pids = self.processes()
+        used = self.memory_bytes(pids)
         self.peak_bytes = max(self.peak_bytes, used)
         if used > self.limits.memory_mb << 20 or self._cgroup_oom():
             self.problem = (f"memory limit: the run used {max(used, self.peak_bytes) / 2**20:.0f} MB "
                             f"(limit --memory-mb {self.limits.memory_mb})")
-        elif (n := len(self.processes())) > self.limits.processes:
+        elif (n := len(pids)) > self.limits.processes:
             self.problem = f"process limit: {n} processes (limit {self.limits.processes})"
         elif time.monotonic() - self._last_disk > 2:
             self._last_disk = time.monotonic()
@@ -434,10 +432,16 @@ class Sandbox:
 
     # ------------------------------------------------------------------ ending
 
+    def _alive_known(self) -> list[int]:
+        alive = []
+        for pid, started in self.known.items():
+            st = _stat(pid)
+            if st is not None and st[2] == started and st[3] not in "ZX":
+                alive.append(pid)
+        return alive
+
     def kill(self) -> None:
         """Kill every process of the tree (and any it left behind); wait for them; never hangs."""
-        import psutil
-
         if self.proc is None:
             return
         self.processes()
@@ -452,23 +456,18 @@ class Sandbox:
                 self.proc.wait(timeout=5)
             except (subprocess.TimeoutExpired, OSError):
                 pass
-        for _ in range(3):
-            victims = []
-            for pid, created in list(self.known.items()):
-                try:
-                    p = psutil.Process(pid)
-                    if abs(p.create_time() - created) < 0.05:
-                        victims.append(p)
-                except psutil.NoSuchProcess:
-                    pass
-            for p in victims:
-                try:
-                    p.kill()
-                except psutil.NoSuchProcess:
-                    pass
-            psutil.wait_procs(victims, timeout=3)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            victims = self._alive_known()
             if not victims:
                 break
+            for pid in victims:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            time.sleep(0.05)
+            self.proc.poll()  # reap the launcher; the others are reaped by their parents or by init
             self.processes()
         try:
             self.proc.wait(timeout=5)
@@ -482,26 +481,50 @@ class Sandbox:
 
     def leftovers(self) -> list[int]:
         """Processes of this tree still alive (should be none after :meth:`kill`)."""
-        import psutil
-
-        alive = []
-        for pid, created in self.known.items():
-            try:
-                if abs(psutil.Process(pid).create_time() - created) < 0.05:
-                    alive.append(pid)
-            except psutil.NoSuchProcess:
-                pass
-        return alive
+        return self._alive_known()
 
     def cleanup(self) -> None:
         self.kill()
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def _create_time(pid: int) -> float:
-    import psutil
+_TICKS = os.sysconf("SC_CLK_TCK")
 
+
+def _stat(pid: int) -> tuple[int, float, int, str] | None:
+    """(parent pid, CPU seconds, start time in ticks, state) of a process, or None if it is gone."""
     try:
-        return psutil.Process(pid).create_time()
-    except psutil.NoSuchProcess:
-        return 0.0
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+        return int(fields[1]), (int(fields[11]) + int(fields[12])) / _TICKS, int(fields[19]), fields[0].decode()
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _tree(root: int) -> list[int]:
+    """``root`` and its descendants, from the kernel's per-thread ``children`` lists (psutil where they are missing)."""
+    if not os.path.exists(f"/proc/{root}/task/{root}/children"):
+        import psutil
+
+        try:
+            r = psutil.Process(root)
+            return [root, *(p.pid for p in r.children(recursive=True))]
+        except psutil.Error:
+            return []
+    out, stack, seen = [], [root], set()
+    while stack:
+        pid = stack.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        out.append(pid)
+        try:
+            for tid in os.listdir(f"/proc/{pid}/task"):
+                try:
+                    with open(f"/proc/{pid}/task/{tid}/children") as f:
+                        stack.extend(int(x) for x in f.read().split())
+                except (OSError, ValueError):
+                    pass
+        except OSError:
+            pass
+    return out
