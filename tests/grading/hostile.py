@@ -61,11 +61,10 @@ def _daemon(code: str) -> str:
             f"subprocess.Popen([sys.executable, '-c', {code!r} + '  # {MARK}'], start_new_session=True)\n")
 
 
-SPAWN_REPORT_WRITER = _daemon(  # rewrites report.csv wherever it can find one, for a minute
-    "import glob, os, time\n"
+SPAWN_REPORT_WRITER = _daemon(  # rewrites this run's report.csv (its path given) for a minute
+    "import time\n"
     "for _ in range(300):\n"
-    "    for p in glob.glob('/tmp/**/report.csv', recursive=True) + glob.glob('{OUT}/report.csv'):\n"
-    "        try:\n            open(p, 'w').write('hacked,10\\n')\n        except OSError:\n            pass\n"
+    "    try:\n        open('{OUT}/report.csv', 'w').write('hacked,10\\n')\n    except OSError:\n        pass\n"
     "    time.sleep(0.2)\n")
 HOLD_STDOUT = ("import subprocess\n"
                f"subprocess.Popen(['sh', '-c', 'sleep 600; true {MARK}'], start_new_session=True)\n"
@@ -133,8 +132,8 @@ FORK_MANY = ("import subprocess\n"
              "import time; time.sleep(3)\n")
 FILL_DISK = ("import time\n"
              "with open('big.bin', 'wb') as f:\n"
-             "    for _ in range(40):\n        f.write(b'x' * (5 << 20))\n"
-             "time.sleep(4)\n" + CUBE_OK)
+             "    for _ in range(24):\n        f.write(b'x' * (5 << 20))\n"
+             "time.sleep(5)\n" + CUBE_OK)
 
 # name: (cells to replace in the solved handed-out copy (None: delete the cell), expected (task-1, task-2, status))
 DEMO = {
