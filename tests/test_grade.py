@@ -97,14 +97,20 @@ def _rows(out: Path) -> dict[str, dict]:
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
+def data_dir(tmp_path_factory):
+    """One data root for every run here (the tool makes the course's stand-in data in it once)."""
+    return tmp_path_factory.mktemp("data")
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory, data_dir):
     probe = sandbox.probe()
     if probe.mode != "bwrap":
         pytest.skip(f"bubblewrap cannot run here ({probe.reason}): only the fallback is tested")
     base = tmp_path_factory.mktemp("demo")
     source, subs, out = _demo_corpus(base, list(hostile.DEMO))
     before = _package_digest()
-    proc, start = _run_grader([str(source), str(subs), "--out", str(out), "--data", str(base / "data"), *DEMO_ARGS])
+    proc, start = _run_grader([str(source), str(subs), "--out", str(out), "--data", str(data_dir), *DEMO_ARGS])
     assert proc.returncode == 0, proc.stderr[-3000:]
     time.sleep(1.5)  # a surviving daemon would have rewritten report.csv by now
     return {"out": out, "rows": _rows(out), "proc": proc, "survivors": _survivors(start),
@@ -202,11 +208,11 @@ def test_manual_points_and_comments_are_merged_by_the_next_run(demo):
 
 
 @pytest.fixture(scope="module")
-def fallback(tmp_path_factory):
+def fallback(tmp_path_factory, data_dir):
     base = tmp_path_factory.mktemp("fallback")
     source, subs, out = _demo_corpus(base, hostile.FALLBACK, hostile.FALLBACK_EXTRA)
     args = [*DEMO_ARGS[:-1], "1"]  # one at a time: a changed package file is then blamed on the right work
-    proc, start = _run_grader([str(source), str(subs), "--out", str(out), "--data", str(base / "data"),
+    proc, start = _run_grader([str(source), str(subs), "--out", str(out), "--data", str(data_dir),
                                "--sandbox", "none", *args])
     assert proc.returncode == 0, proc.stderr[-3000:]
     time.sleep(1.5)
@@ -227,7 +233,7 @@ def test_without_a_sandbox_the_fallback_still_contains_the_damage(fallback):
     assert "ПЕСОЧНИЦА ВЫКЛЮЧЕНА" in fallback["proc"].stderr
 
 
-def test_a_failing_handed_out_cell_is_the_graders_error(tmp_path):
+def test_a_failing_handed_out_cell_is_the_graders_error(tmp_path, data_dir):
     """A memory cap too small for the handed-out set-up must not give every student 0 «failed»."""
     source = tmp_path / "0_Heavy_homework.ipynb"
     nbformat.write(hostile.demo_source(setup="import math\nballast = b'x' * (500 << 20)"), str(source))
@@ -236,7 +242,7 @@ def test_a_failing_handed_out_cell_is_the_graders_error(tmp_path):
     (tmp_path / "subs" / "ivanov.ipynb").write_text(hostile.demo_submission(student, {}), encoding="utf-8")
     out = tmp_path / "out"
     assert grade.main([str(source), str(tmp_path / "subs"), "--out", str(out), "--memory-mb", "300",
-                       "--cell-timeout", "20", "--data", str(tmp_path / "data")]) == 0
+                       "--cell-timeout", "20", "--data", str(data_dir)]) == 0
     row = _rows(out)["ivanov.ipynb"]
     assert row["status"] == "grader error" and "ЗАКРЫТАЯ ЯЧЕЙКА setup" in row["detail"], row["detail"]
     assert "memory limit" in row["detail"]
@@ -257,14 +263,14 @@ def _real_corpus(base: Path, names: list[str]) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="module")
-def real(tmp_path_factory):
+def real(tmp_path_factory, data_dir):
     base = tmp_path_factory.mktemp("real")
     folders = _real_corpus(base, list(hostile.REAL))
     rows = {}
     for lesson, subs in folders.items():
         out = base / f"out-{lesson}"
         assert grade.main([lesson, str(subs), "--out", str(out), "--cell-timeout", "120", "--jobs", "2",
-                           "--data", str(base / "data")]) == 0
+                           "--data", str(data_dir)]) == 0
         rows.update({Path(k).stem: v for k, v in _rows(out).items()})
         for p in (out / "students").glob("*/result.json"):
             r = json.loads(p.read_text(encoding="utf-8"))
@@ -280,15 +286,15 @@ def test_real_homework_verdicts_cannot_be_forged(real, name):
 
 
 @pytest.mark.parametrize("name", [n for n, v in hostile.REAL.items() if v[5] is not None])
-def test_the_forgeries_do_work_without_the_guard(tmp_path, name):
+def test_the_forgeries_do_work_without_the_guard(tmp_path, data_dir, name):
     """Control: the same notebook graded with the guard switched off gets the forged points (the attacks are real)."""
     lesson, kind, replace, _, _, minimum = hostile.REAL[name]
     tmpl = grade.Template.load(lesson)
     data = nbformat.writes(corpus.variant(getattr(corpus, kind)(lesson), replace=replace)).encode()
     sub = submissions.Submission("x", name, f"{name}.ipynb", data=data)
-    settings = grade.RunSettings(cell_timeout=120, total_timeout=900, probe=sandbox.probe(),
-                                 data_root=tmp_path / "data", guard=False)
-    (tmp_path / "data").mkdir()
+    grade.prepare_data(data_dir)
+    settings = grade.RunSettings(cell_timeout=120, total_timeout=900, probe=sandbox.probe(), data_root=data_dir,
+                                 guard=False)
     res = grade.grade_one(sub, tmpl, tmp_path, settings)
     print(f"{name}: {res.total} points without the guard ({res.cpu_seconds} s CPU)")
     assert res.total >= minimum, (res.total, res.detail)

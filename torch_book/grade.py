@@ -456,6 +456,9 @@ def run_notebook(nb: nbformat.NotebookNode, tmpl: Template, folder: Path, settin
     binds = []
     if probe.mode == "bwrap":
         binds = [sandbox.Bind(pkg, "/opt/torch_book/torch_book"), sandbox.Bind(data, "/data")]
+        if (data / "runs").is_dir():  # notebooks write their runs (ONNX files, TensorBoard logs) under the data root
+            (root / "rw" / "runs").mkdir(parents=True, exist_ok=True)
+            binds.append(sandbox.Bind(root / "rw" / "runs", "/data/runs", writable=True))
         package_root, data_root = "/opt/torch_book", "/data"
     else:
         package_root, data_root = str(pkg.parent), str(data)
@@ -690,14 +693,16 @@ def _verdict(res: Result, cells: dict[str, CellResult], tmpl: Template, student_
 # ----------------------------------------------------------------------------- the whole group
 
 
-def prepare_data(lesson: str, root: Path) -> None:
-    """Stand-in data for the lesson's datasets, made before grading: read-only inside the sandbox."""
+def prepare_data(root: Path) -> None:
+    """Stand-in data made before grading, read-only inside the sandbox: all the course's datasets (a homework
+    may use one its lesson is not registered for; all of them take about 20 MB and a few seconds, once)."""
     from torch_book import registry, standins
 
-    for name, info in registry.REGISTRY.items():
-        if lesson in info.lessons and hasattr(standins, name):
+    for name in registry.REGISTRY:
+        if hasattr(standins, name):
             getattr(standins, name)(standins.standin_root(root))
     (root / "torch_hub").mkdir(parents=True, exist_ok=True)
+    (root / "runs").mkdir(parents=True, exist_ok=True)  # each sandbox mounts its own writable folder here
 
 
 class Integrity:
@@ -820,7 +825,7 @@ def main(argv: list[str] | None = None, *, cli: bool = False) -> int:
         print("!" * 100 + f"\n!! {probe.loud}\n" + "!" * 100, file=sys.stderr)
     jobs = args.jobs or default_jobs(args.memory_mb)
     data_root = (args.data or paths.data_root()).resolve()
-    prepare_data(tmpl.lesson, data_root)
+    prepare_data(data_root)
     limits = sandbox.Limits(memory_mb=args.memory_mb, disk_mb=args.disk_mb, processes=args.processes)
     settings = RunSettings(args.cell_timeout, args.total_timeout, limits, probe, data_root,
                            threads=max(1, (os.cpu_count() or 1) // jobs), pass_env=tuple(args.pass_env))

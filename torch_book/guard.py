@@ -35,7 +35,19 @@ import types
 
 _MISSING = object()
 _MACHINERY = frozenset({"IPython", "ipykernel", "traitlets", "comm"})
-_INFRA_THREADS = frozenset({"zmq", "ipykernel", "IPython", "jupyter_client", "tornado", "comm"})
+# Threads whose class or target comes from these packages are the libraries' own, not the student's
+_LIBRARY_THREADS = frozenset({"zmq", "ipykernel", "IPython", "jupyter_client", "tornado", "comm", "torch",
+                              "tensorboard", "tqdm", "matplotlib", "wandb", "onnxruntime", "PIL", "sklearn",
+                              "joblib", "threadpoolctl"})
+
+
+def _library_thread(t) -> bool:
+    cls = type(t)
+    if cls.__module__.partition(".")[0] in _LIBRARY_THREADS:
+        return True
+    target = getattr(t, "_target", None)
+    module = getattr(target, "__module__", None) if type(target) is types.FunctionType else None
+    return cls.__module__ == "threading" and isinstance(module, str) and module.partition(".")[0] in _LIBRARY_THREADS
 _ALWAYS = frozenset({"builtins", "torch_book"}) | _MACHINERY
 GUARD = None
 
@@ -217,8 +229,8 @@ class Guard:
             if ident == me or ident in self.threads:
                 continue
             t = threads.get(ident)
-            if t is not None and type(t).__module__.partition(".")[0] in _INFRA_THREADS:
-                self.threads.add(ident)  # e.g. pyzmq's garbage collector, started on the first large message
+            if t is not None and _library_thread(t):
+                self.threads.add(ident)  # pyzmq's garbage collector, TensorBoard's writer, a DataLoader's pinning
                 continue
             name = t.name if t is not None else "?"
             self.stopped_names.append(f"{name} ({frame.f_code.co_filename}:{frame.f_code.co_name})")
