@@ -429,3 +429,17 @@ def test_suspicious_code_is_flagged():
     assert any("IPython" in f and "task-1" in f for f in flags)
     assert any("библиотеки" in f and "task-2" in f for f in flags)
     assert not any("task-3" in f for f in flags)
+
+
+def test_an_unchanged_submission_is_not_run_again(tmp_path, data_dir):
+    source, subs, out = _demo_corpus(tmp_path, ["petrov_partial"])
+    args = [str(source), str(subs), "--out", str(out), "--data", str(data_dir), "--cell-timeout", "20"]
+    assert grade.main(args) == 0
+    result = next((out / "students").glob("*/result.json"))
+    first = result.read_text(encoding="utf-8")
+    assert grade.main(args) == 0
+    assert result.read_text(encoding="utf-8") == first  # reused: not graded again
+    before = result.stat().st_mtime_ns
+    assert grade.main([*args, "--regrade"]) == 0
+    assert result.stat().st_mtime_ns > before  # --regrade runs it again
+    assert _rows(out)["petrov_partial.ipynb"]["total"] == "4"
