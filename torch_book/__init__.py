@@ -26,8 +26,9 @@ if TYPE_CHECKING:
     from torch_book.runtime import Config, pick_device, progress, seed_everything, setup
 
 
-_SUBMODULES = {"data", "download", "grade", "homework", "loaders", "modes", "nbclean", "paths", "plots",
-               "pretrained", "registry", "report", "runtime", "standins", "train"}
+_SUBMODULES = {"data", "download", "grade", "gradebook", "guard", "homework", "kernelrun", "loaders", "modes",
+               "nbclean", "paths", "plots", "pretrained", "registry", "report", "runtime", "sandbox", "standins",
+               "submissions", "train"}
 
 
 def __getattr__(name: str):
