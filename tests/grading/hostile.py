@@ -258,6 +258,7 @@ ACTIVATION_FORGES = {
         "    def __torch_function__(self, func, types, args=(), kwargs=None):\n"
         "        out = func(*args, **(kwargs or {}))\n"
         "        if func in (torch.isclose, torch.isfinite):\n            return torch.ones_like(out)\n"
+        "        if func is torch.Tensor.abs:\n            return torch.zeros_like(out)\n"  # every relative error is 0
         "        if func is torch.allclose:\n            return True\n"
         "        return out\n"
         "Agree().__enter__()\n"
@@ -272,11 +273,18 @@ ACTIVATION_FORGES = {
         "assert_close = lambda *a, **k: None\n"
     ),
     "task-3": (
-        "def make_mlp(activation, hidden=(128, 64)):\n    return nn.Sequential(nn.Linear(64, 10))\n\n"
-        "def make_optimizer(name, params):\n    return torch.optim.SGD(params, lr=0.0)\n\n"
+        "import math\n"
+        "def make_mlp(activation, hidden=(128, 64)):\n"
+        "    act = {'relu': nn.ReLU, 'tanh': nn.Tanh}.get(activation, nn.Identity)\n"
+        "    return nn.Sequential(nn.Linear(64, 10), act(), nn.Linear(10, 10))\n\n"
+        "def make_optimizer(name, params):\n"
+        "    if name == 'adam':\n        return torch.optim.Adam(params, lr=0.0)\n"
+        "    return torch.optim.SGD(params, lr=0.0, momentum=0.9 if name == 'momentum' else 0.0)\n\n"
         "def train_and_evaluate(activation, optimizer, epochs, seed=0):\n"
-        "    return {'train_loss': [2.0] * epochs, 'test_acc': 0.1}\n"
-        "def any(*a):\n    return True\n"  # shadows a builtin the check calls
+        "    make_optimizer(optimizer, make_mlp(activation).parameters())\n"
+        "    return {'train_loss': [2.0 - 0.1 * e for e in range(epochs)], 'test_acc': 0.99}\n"
+        "math.isclose = lambda *a, **k: True\n"  # a stdlib function the check calls
+        "def abs(x):\n    return 0.0\n"  # shadows a builtin the check calls
     ),
 }
 REAL = {  # name: (lesson, base, replacements, expected total, expected status, total it gets without the guard)
@@ -284,5 +292,5 @@ REAL = {  # name: (lesson, base, replacements, expected total, expected status, 
     "basic_rebinds_names": ("1_Basic", "handed_out", BASIC_REBINDS, 0, "failed", 8),  # the issue: 8/10
     "basic_ipython_machinery": ("1_Basic", "handed_out", BASIC_IPYTHON, 0, "failed", 10),  # the issue: 10/10
     "activation_reference": ("3_Activation_Optimiz", "reference", {}, 10, "ok", None),
-    "activation_forges": ("3_Activation_Optimiz", "handed_out", ACTIVATION_FORGES, 0, "failed", 7),
+    "activation_forges": ("3_Activation_Optimiz", "handed_out", ACTIVATION_FORGES, 0, "failed", 10),
 }
