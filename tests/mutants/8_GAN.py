@@ -1,4 +1,4 @@
-"""Variants of homework 8 (conditional DCGAN: conditional BatchNorm, projection D, hinge loss): see tests/mutation.py."""
+"""Variants of homework 8 (conditional DCGAN: conditional BatchNorm, one-hot D, hinge loss): see tests/mutation.py."""
 
 from mutation import Alternative, Mutant
 
@@ -16,6 +16,8 @@ VARIANTS = {
                          "        self.bn = nn.BatchNorm2d(num_features)\n"),
                         ("        return self.gamma(y)[:, :, None, None] * self.bn(h) + self.beta(y)[:, :, None, None]\n",
                          "        return self.bn(h)\n")]),
+        Mutant("beta_zero_init", "β initialised with zeros (BigGAN's init): the label is invisible at first",
+               replace=[("        nn.init.normal_(self.beta.weight, 0.0, 1.0)\n", "        nn.init.zeros_(self.beta.weight)\n")]),
         Mutant("gamma_random_init", "γ keeps nn.Embedding's N(0, 1) initialisation instead of ones",
                replace=[("        nn.init.ones_(self.gamma.weight)\n", "")]),
         Mutant("first_label_for_batch", "γ, β of the first image's label used for the whole batch",
@@ -36,7 +38,7 @@ VARIANTS = {
     def __init__(self, num_features, n_classes=10):
         super().__init__()
         self.gamma = nn.Parameter(torch.ones(n_classes, num_features))
-        self.beta = nn.Parameter(torch.zeros(n_classes, num_features))
+        self.beta = nn.Parameter(torch.randn(n_classes, num_features))
         self.register_buffer("running_mean", torch.zeros(num_features))
         self.register_buffer("running_var", torch.ones(num_features))
 
@@ -58,13 +60,14 @@ class Generator(nn.Module):
     def forward(self, z, y):
         return self.net(torch.cat([z, F.one_hot(y, self.n_classes).float()], dim=1))
 '''),
-        Alternative("residual_gamma_module_list", "γ = 1 + Embedding initialised with zeros; layers walked in a loop",
+        Alternative("residual_gamma_module_list", "γ = 1 + Δγ from one Embedding [Δγ | β] (Δγ = 0, β ~ N(0, 1)); layers walked in a loop",
                     source='''class CondBatchNorm2d(nn.Module):
     def __init__(self, num_features, n_classes=10):
         super().__init__()
         self.norm = nn.BatchNorm2d(num_features, affine=False)
-        self.emb = nn.Embedding(n_classes, 2 * num_features)
-        nn.init.zeros_(self.emb.weight)
+        self.emb = nn.Embedding(n_classes, 2 * num_features)  # [Δγ | β]: Δγ = 0, β ~ N(0, 1)
+        with torch.no_grad():
+            self.emb.weight[:, :num_features] = 0
 
     def forward(self, h, y):
         dg, b = self.emb(y).unsqueeze(-1).unsqueeze(-1).chunk(2, dim=1)
@@ -87,22 +90,40 @@ class Generator(nn.Module):
 '''),
     ],
     "task-2": [
-        Mutant("lecture_label_plane", "the lecture's discriminator: the label enters as a second image channel",
-               source='''class Discriminator(nn.Module):
+        Mutant("sigmoid_output", "D returns probabilities (sigmoid) instead of logits",
+               replace=[("        return self.net(torch.cat([x, planes], dim=1)).flatten()\n",
+                         "        return torch.sigmoid(self.net(torch.cat([x, planes], dim=1)).flatten())\n")]),
+        Mutant("one_hot_without_num_classes", "F.one_hot(y) without num_classes: as many channels as the batch's largest label",
+               replace=[("F.one_hot(y, self.n_classes)", "F.one_hot(y)")]),
+        Mutant("label_ignored", "builds the one-hot planes but feeds zeros instead",
+               replace=[("torch.cat([x, planes], dim=1)", "torch.cat([x, torch.zeros_like(planes)], dim=1)")]),
+        Mutant("logits_n_by_1", "returns logits of shape (N, 1)",
+               replace=[(".flatten()\n", ".flatten(1)\n")]),
+        Mutant("init_touches_embeddings", "dcgan_init also re-initialises nn.Embedding (CBN γ and β)",
+               replace=[("    elif isinstance(m, nn.BatchNorm2d) and m.affine:\n",
+                         "    elif isinstance(m, nn.Embedding):\n        nn.init.normal_(m.weight, 0.0, 0.02)\n"
+                         "    elif isinstance(m, nn.BatchNorm2d) and m.affine:\n")]),
+        Mutant("init_affine_free_bn", "dcgan_init assumes every BatchNorm2d has a weight (CBN's has none)",
+               replace=[("    elif isinstance(m, nn.BatchNorm2d) and m.affine:\n", "    elif isinstance(m, nn.BatchNorm2d):\n")]),
+        Mutant("init_bias_kept", "dcgan_init leaves the default biases of convolutions",
+               replace=[("        if m.bias is not None:\n            nn.init.zeros_(m.bias)\n", "")]),
+        Alternative("projection_discriminator", "projection D (Miyato & Koyama): the label only in the last layer, "
+                    "D = wᵀφ(x) + b + e_yᵀφ(x)",
+                    source='''class Discriminator(nn.Module):
     def __init__(self, n_classes=10, ch=64):
         super().__init__()
-        self.embed = nn.Embedding(n_classes, 28 * 28)
-        self.trunk = nn.Sequential(
-            nn.Conv2d(2, ch, 4, 2, 1), nn.LeakyReLU(0.2),
+        self.phi = nn.Sequential(
+            nn.Conv2d(1, ch, 4, 2, 1), nn.LeakyReLU(0.2),
             nn.Conv2d(ch, 2 * ch, 4, 2, 1, bias=False), nn.BatchNorm2d(2 * ch), nn.LeakyReLU(0.2))
-        self.head = nn.Linear(2 * ch, 1)
+        self.psi = nn.Linear(2 * ch, 1)
+        self.embed = nn.Embedding(n_classes, 2 * ch)
 
     def features(self, x):
-        return self.trunk(torch.cat([x, torch.zeros_like(x)], dim=1)).sum(dim=(2, 3))
+        return self.phi(x).sum(dim=(2, 3))
 
     def forward(self, x, y):
-        plane = self.embed(y).view(-1, 1, 28, 28)
-        return self.head(self.trunk(torch.cat([x, plane], dim=1)).sum(dim=(2, 3))).squeeze(1)
+        h = self.features(x)
+        return self.psi(h).squeeze(1) + (self.embed(y) * h).sum(dim=1)
 
 
 def dcgan_init(m):
@@ -113,41 +134,23 @@ def dcgan_init(m):
     elif isinstance(m, nn.BatchNorm2d) and m.affine:
         nn.init.normal_(m.weight, 1.0, 0.02)
         nn.init.zeros_(m.bias)
-'''),
-        Mutant("sigmoid_output", "D returns probabilities (sigmoid) instead of logits",
-               replace=[("        return self.psi(h).squeeze(1) + (self.embed(y) * h).sum(dim=1)\n",
-                         "        return torch.sigmoid(self.psi(h).squeeze(1) + (self.embed(y) * h).sum(dim=1))\n")]),
-        Mutant("label_bias_not_projection", "adds a per-class bias Σ e_y instead of the projection e_yᵀφ(x)",
-               replace=[("(self.embed(y) * h).sum(dim=1)", "self.embed(y).sum(dim=1)")]),
-        Mutant("projection_on_other_features", "forward projects max-pooled features, not features(x)",
-               replace=[("        h = self.features(x)\n", "        h = self.phi(x).amax(dim=(2, 3))\n")]),
-        Mutant("init_touches_embeddings", "dcgan_init also re-initialises nn.Embedding (label vectors, CBN γ and β)",
-               replace=[("    elif isinstance(m, nn.BatchNorm2d) and m.affine:\n",
-                         "    elif isinstance(m, nn.Embedding):\n        nn.init.normal_(m.weight, 0.0, 0.02)\n"
-                         "    elif isinstance(m, nn.BatchNorm2d) and m.affine:\n")]),
-        Mutant("init_affine_free_bn", "dcgan_init assumes every BatchNorm2d has a weight (CBN's has none)",
-               replace=[("    elif isinstance(m, nn.BatchNorm2d) and m.affine:\n", "    elif isinstance(m, nn.BatchNorm2d):\n")]),
-        Mutant("init_bias_kept", "dcgan_init leaves the default biases of convolutions",
-               replace=[("        if m.bias is not None:\n            nn.init.zeros_(m.bias)\n", "")]),
-        Alternative("mean_pool_einsum_param", "mean pooling, projection by einsum, w and b as parameters, "
+    ### END SOLUTION'''),
+        Alternative("embedding_plane_named_params", "the lecture's learnable label plane (nn.Embedding(n, 784)); "
                     "init by named parameters",
                     source='''class Discriminator(nn.Module):
     def __init__(self, n_classes=10, ch=64):
         super().__init__()
-        self.c1 = nn.Conv2d(1, ch, 4, 2, 1)
+        self.plane = nn.Embedding(n_classes, 28 * 28)
+        self.c1 = nn.Conv2d(2, ch, 4, 2, 1)
         self.c2 = nn.Conv2d(ch, 2 * ch, 4, 2, 1)
         self.bn = nn.BatchNorm2d(2 * ch)
-        self.w = nn.Linear(2 * ch, 1, bias=False)
-        self.b = nn.Parameter(torch.zeros(()))
-        self.e = nn.Embedding(n_classes, 2 * ch)
-
-    def features(self, x):
-        h = F.leaky_relu(self.c1(x), 0.2)
-        return F.leaky_relu(self.bn(self.c2(h)), 0.2).mean(dim=(-2, -1))
+        self.out = nn.Conv2d(2 * ch, 1, 7)
 
     def forward(self, x, y):
-        h = self.features(x)
-        return self.w(h)[:, 0] + self.b + torch.einsum("nf,nf->n", self.e(y), h)
+        h = torch.cat([x, self.plane(y).view(-1, 1, 28, 28)], dim=1)
+        h = F.leaky_relu(self.c1(h), 0.2)
+        h = F.leaky_relu(self.bn(self.c2(h)), 0.2)
+        return self.out(h).view(-1)
 
 
 def dcgan_init(m):
