@@ -1,0 +1,111 @@
+"""Where the GTSRB homework reference spends its time (issue 13, item 4), measured on this machine.
+
+Times, per training image, on the same N images of the real GTSRB training split (TORCH_BOOK_DATA must point
+at real data; full mode is forced):
+
+* ``pil``    — what a DataLoader worker does each epoch in the first reference: decode the PPM and run
+  ``train_tf`` (Resize, RandomAffine, ColorJitter, …) on the PIL image;
+* ``cached`` — ``train_tf`` on images decoded and resized to 32×32 once (uint8 tensors kept in memory);
+* ``step``   — one forward/backward/AdamW step of the reference CNN (width 32, batch 128);
+* ``plain``  — a plain BN-CNN step on the cached tensors without augmentation: the speed the issue compares with.
+
+    TORCH_BOOK_DATA=/path/to/real python benchmarks/gtsrb_speed.py [N]
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+os.environ["TORCH_BOOK_FAST"] = "0"
+os.environ.setdefault("TORCH_BOOK_OFFLINE", "1")
+
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+from torchvision.transforms import v2 as T  # noqa: E402
+
+from torch_book import data  # noqa: E402
+
+MEAN, STD = (0.34, 0.31, 0.32), (0.27, 0.26, 0.27)
+
+
+def transforms(size=32):
+    train_tf = T.Compose([T.ToImage(), T.Resize((size, size), antialias=True),
+                          T.RandomAffine(degrees=10, translate=(0.1, 0.1), scale=(0.9, 1.1), shear=5),
+                          T.ColorJitter(brightness=0.4, contrast=0.4, saturation=0.3),
+                          T.ToDtype(torch.float32, scale=True), T.Normalize(MEAN, STD)])
+    return train_tf
+
+
+def model(width=32, classes=43):
+    def block(c_in, c_out):
+        return [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(),
+                nn.Conv2d(c_out, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(), nn.MaxPool2d(2)]
+    w = width
+    return nn.Sequential(*block(3, w), *block(w, 2 * w), *block(2 * w, 4 * w), nn.Flatten(), nn.Dropout(0.3),
+                         nn.Linear(4 * w * 16, 4 * w), nn.ReLU(), nn.Dropout(0.3), nn.Linear(4 * w, classes))
+
+
+def plain_model(classes=43):
+    return nn.Sequential(nn.Conv2d(3, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Conv2d(32, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Flatten(), nn.Linear(64 * 8 * 8, classes))
+
+
+def per_image(seconds, n):
+    return f"{seconds / n * 1e3:7.3f} ms/image  ({n / seconds:8.0f} images/s)"
+
+
+def steps(net, x, y, batch=128):
+    opt = torch.optim.AdamW(net.parameters(), lr=1e-3)
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=0.1)
+    net.train()
+    start = time.perf_counter()
+    for i in range(0, len(x) - batch + 1, batch):
+        loss = loss_fn(net(x[i:i + batch]), y[i:i + batch])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    return time.perf_counter() - start, (len(x) // batch) * batch
+
+
+def main(n: int) -> None:
+    ds = data.gtsrb(split="train")
+    assert not data.is_standin(ds), "point TORCH_BOOK_DATA at the real GTSRB"
+    idx = torch.randperm(len(ds), generator=torch.Generator().manual_seed(0))[:n].tolist()
+    train_tf = transforms()
+    torch.manual_seed(0)
+
+    start = time.perf_counter()
+    pil = [ds[i] for i in idx]
+    decode = time.perf_counter() - start
+    start = time.perf_counter()
+    for img, _ in pil:
+        train_tf(img)
+    tf_pil = time.perf_counter() - start
+    print(f"threads {torch.get_num_threads()}, N = {n}")
+    print("decode PPM              ", per_image(decode, n))
+    print("train_tf on PIL         ", per_image(tf_pil, n))
+
+    resize = T.Compose([T.ToImage(), T.Resize((32, 32), antialias=True)])
+    cached = torch.stack([resize(img) for img, _ in pil])
+    targets = torch.tensor([t for _, t in pil])
+    start = time.perf_counter()
+    xs = torch.stack([train_tf(img) for img in cached])
+    tf_cached = time.perf_counter() - start
+    print("train_tf on cached 32×32", per_image(tf_cached, n))
+
+    step, m = steps(model(), xs, targets)
+    print("reference CNN step      ", per_image(step, m))
+    plain_x = T.Normalize(MEAN, STD)(cached.float() / 255)
+    plain, m = steps(plain_model(), plain_x, targets)
+    print("plain BN-CNN step       ", per_image(plain, m))
+    first = decode / n + tf_pil / n + step / m
+    second = tf_cached / n + step / m
+    print(f"one process, per image: PIL path {first * 1e3:.3f} ms, cached path {second * 1e3:.3f} ms, "
+          f"plain {plain / m * 1e3:.3f} ms; PIL/plain ×{first / (plain / m):.1f}, cached/plain ×{second / (plain / m):.1f}")
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 4096)
