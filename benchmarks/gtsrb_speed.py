@@ -6,8 +6,12 @@ at real data; full mode is forced):
 * ``pil``    — what a DataLoader worker does each epoch in the first reference: decode the PPM and run
   ``train_tf`` (Resize, RandomAffine, ColorJitter, …) on the PIL image;
 * ``cached`` — ``train_tf`` on images decoded and resized to 32×32 once (uint8 tensors kept in memory);
-* ``step``   — one forward/backward/AdamW step of the reference CNN (width 32, batch 128);
+* ``chunks`` — ``train_tf`` on whole batches of cached images, in chunks of 16 (each chunk its own parameters);
+* ``step``   — one forward/backward/AdamW step of the reference CNN (width 32 and 16, batch 128);
+* ``loader`` — the current reference: ``DeviceLoader`` over the cached images, batched ``train_tf``, width 16;
 * ``plain``  — a plain BN-CNN step on the cached tensors without augmentation: the speed the issue compares with.
+
+Run it with ``OMP_NUM_THREADS=1`` too: the test run (conftest.py) uses one thread per notebook.
 
     TORCH_BOOK_DATA=/path/to/real python benchmarks/gtsrb_speed.py [N]
 """
@@ -26,6 +30,7 @@ from torch import nn  # noqa: E402
 from torchvision.transforms import v2 as T  # noqa: E402
 
 from torch_book import data  # noqa: E402
+from torch_book.loaders import DeviceLoader  # noqa: E402
 
 MEAN, STD = (0.34, 0.31, 0.32), (0.27, 0.26, 0.27)
 
@@ -96,15 +101,39 @@ def main(n: int) -> None:
     tf_cached = time.perf_counter() - start
     print("train_tf on cached 32×32", per_image(tf_cached, n))
 
+    start = time.perf_counter()
+    torch.cat([train_tf(chunk) for chunk in cached.split(16)])
+    tf_chunks = time.perf_counter() - start
+    print("train_tf, chunks of 16  ", per_image(tf_chunks, n))
+
     step, m = steps(model(), xs, targets)
-    print("reference CNN step      ", per_image(step, m))
+    print("reference CNN step, w=32", per_image(step, m))
+    step16, m = steps(model(16), xs, targets)
+    print("reference CNN step, w=16", per_image(step16, m))
+    loader = DeviceLoader(cached, targets, 128, shuffle=True, drop_last=True,
+                          augment=lambda x: torch.cat([train_tf(chunk) for chunk in x.split(16)]),
+                          generator=torch.Generator().manual_seed(0))
+    batches = [(x.clone(), y) for x, y in loader]  # warm-up epoch, also times the loader alone
+    del batches
+    net = model(16)
+    opt = torch.optim.AdamW(net.parameters(), lr=1e-3)
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=0.1)
+    start, seen = time.perf_counter(), 0
+    for x, y in loader:
+        loss = loss_fn(net(x), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        seen += len(y)
+    current = time.perf_counter() - start
+    print("current reference (loader + train_tf + w=16 step)", per_image(current, seen))
     plain_x = T.Normalize(MEAN, STD)(cached.float() / 255)
     plain, m = steps(plain_model(), plain_x, targets)
     print("plain BN-CNN step       ", per_image(plain, m))
     first = decode / n + tf_pil / n + step / m
-    second = tf_cached / n + step / m
-    print(f"one process, per image: PIL path {first * 1e3:.3f} ms, cached path {second * 1e3:.3f} ms, "
-          f"plain {plain / m * 1e3:.3f} ms; PIL/plain ×{first / (plain / m):.1f}, cached/plain ×{second / (plain / m):.1f}")
+    print(f"one process, per image: first reference (PIL path, w=32) {first * 1e3:.3f} ms, current "
+          f"{current / seen * 1e3:.3f} ms, plain {plain / m * 1e3:.3f} ms; first/plain ×{first / (plain / m):.1f}, "
+          f"current/plain ×{current / seen / (plain / m):.2f}")
 
 
 if __name__ == "__main__":
