@@ -315,6 +315,16 @@ def test_the_kernel_environment_is_an_allow_list(monkeypatch, tmp_path):
     assert env["HOME"] == "/sandbox/home" and env["CUDA_VISIBLE_DEVICES"] == "0"
 
 
+def test_the_python_environment_is_bound_after_the_private_tmp(tmp_path, monkeypatch):
+    """A virtual environment under /tmp (CI's mktemp checkout) stays visible: it is bound after the sandbox's /tmp."""
+    monkeypatch.setattr(sandbox, "_python_roots", lambda: [Path("/tmp/ci/repo/.venv-ci")])
+    sb = sandbox.Sandbox(tmp_path / "sb", sandbox.Probe("bwrap", ""))
+    argv = sb._bwrap_argv(["python"], "/sandbox/work")
+    tmp_at = next(i for i in range(len(argv) - 2) if argv[i] == "--bind" and argv[i + 2] == "/tmp")
+    venv_at = next(i for i in range(len(argv) - 2) if argv[i] == "--ro-bind" and argv[i + 2] == "/tmp/ci/repo/.venv-ci")
+    assert venv_at > tmp_at
+
+
 def _zip_with_raw_names(path: Path, names: dict[bytes, bytes], others: dict[str, str]) -> None:
     """A zip whose entry names are the given raw bytes without the UTF-8 flag (as Windows writes them)."""
     placeholders = {raw: (chr(ord("a") + k) * len(raw)).encode() for k, raw in enumerate(names)}

@@ -163,12 +163,19 @@ def _system_args() -> list[str]:
     for name in _ETC:
         if os.path.exists(f"/etc/{name}"):
             args += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
-    for root in _python_roots():
-        args += ["--ro-bind", str(root), str(root)]
     if os.path.isdir("/sys"):
         args += ["--ro-bind", "/sys", "/sys"]
     for dev in sorted(glob.glob("/dev/nvidia*")) + sorted(glob.glob("/dev/dri")):
         args += ["--dev-bind", dev, dev]  # CUDA inside the sandbox
+    return args
+
+
+def _python_args() -> list[str]:
+    """Read-only binds of the Python environment. They go after the private /tmp: a virtual environment
+    under /tmp (a CI checkout made by mktemp) would otherwise be hidden by it."""
+    args: list[str] = []
+    for root in _python_roots():
+        args += ["--ro-bind", str(root), str(root)]
     return args
 
 
@@ -187,7 +194,8 @@ def probe(want: str = "auto") -> Probe:
     if exe is None:
         reason = "bubblewrap не установлен: apt-get install bubblewrap"
     else:
-        cmd = [exe, *_NAMESPACES, *_system_args(), "--proc", "/proc", "--dev", "/dev", "--",
+        cmd = [exe, *_NAMESPACES, *_system_args(), "--tmpfs", "/tmp", *_python_args(), "--proc", "/proc",
+               "--dev", "/dev", "--",
                os.path.realpath(sys.executable), "-I", "-S", "-c", "import os; print(os.getpid())"]
         try:
             r = subprocess.run(cmd, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
@@ -330,7 +338,7 @@ class Sandbox:
             args += ["--ro-bind", str(etc / name), f"/etc/{name}"]
         for b in self.binds:
             args += ["--bind" if b.writable else "--ro-bind", str(b.outside), b.inside]
-        args += ["--bind", str(self.rw), INSIDE_ROOT, "--bind", str(self.rw / "tmp"), "/tmp",
+        args += ["--bind", str(self.rw), INSIDE_ROOT, "--bind", str(self.rw / "tmp"), "/tmp", *_python_args(),
                  "--proc", "/proc", "--dev", "/dev", "--bind", str(self.rw / "shm"), "/dev/shm",
                  "--chdir", cwd, "--", *argv]
         return args
