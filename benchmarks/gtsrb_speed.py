@@ -62,17 +62,25 @@ def per_image(seconds, n):
     return f"{seconds / n * 1e3:7.3f} ms/image  ({n / seconds:8.0f} images/s)"
 
 
-def steps(net, x, y, batch=128):
+def in_batches(x, y, batch=128):
+    """Consecutive full batches of the tensors ``x``, ``y``."""
+    for i in range(0, len(x) - batch + 1, batch):
+        yield x[i:i + batch], y[i:i + batch]
+
+
+def steps(net, batches):
+    """Seconds of AdamW training steps over ``batches`` and the number of images they held."""
     opt = torch.optim.AdamW(net.parameters(), lr=1e-3)
     loss_fn = nn.CrossEntropyLoss(label_smoothing=0.1)
     net.train()
-    start = time.perf_counter()
-    for i in range(0, len(x) - batch + 1, batch):
-        loss = loss_fn(net(x[i:i + batch]), y[i:i + batch])
+    start, seen = time.perf_counter(), 0
+    for x, y in batches:
+        loss = loss_fn(net(x), y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-    return time.perf_counter() - start, (len(x) // batch) * batch
+        seen += len(y)
+    return time.perf_counter() - start, seen
 
 
 def main(n: int) -> None:
@@ -106,29 +114,19 @@ def main(n: int) -> None:
     tf_chunks = time.perf_counter() - start
     print("train_tf, chunks of 16  ", per_image(tf_chunks, n))
 
-    step, m = steps(model(), xs, targets)
+    step, m = steps(model(), in_batches(xs, targets))
     print("reference CNN step, w=32", per_image(step, m))
-    step16, m = steps(model(16), xs, targets)
+    step16, m = steps(model(16), in_batches(xs, targets))
     print("reference CNN step, w=16", per_image(step16, m))
     loader = DeviceLoader(cached, targets, 128, shuffle=True, drop_last=True,
                           augment=lambda x: torch.cat([train_tf(chunk) for chunk in x.split(16)]),
                           generator=torch.Generator().manual_seed(0))
-    batches = [(x.clone(), y) for x, y in loader]  # warm-up epoch, also times the loader alone
-    del batches
-    net = model(16)
-    opt = torch.optim.AdamW(net.parameters(), lr=1e-3)
-    loss_fn = nn.CrossEntropyLoss(label_smoothing=0.1)
-    start, seen = time.perf_counter(), 0
-    for x, y in loader:
-        loss = loss_fn(net(x), y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        seen += len(y)
-    current = time.perf_counter() - start
+    for _ in loader:  # one untimed warm-up epoch
+        pass
+    current, seen = steps(model(16), loader)
     print("current reference (loader + train_tf + w=16 step)", per_image(current, seen))
     plain_x = T.Normalize(MEAN, STD)(cached.float() / 255)
-    plain, m = steps(plain_model(), plain_x, targets)
+    plain, m = steps(plain_model(), in_batches(plain_x, targets))
     print("plain BN-CNN step       ", per_image(plain, m))
     first = decode / n + tf_pil / n + step / m
     print(f"one process, per image: first reference (PIL path, w=32) {first * 1e3:.3f} ms, current "
